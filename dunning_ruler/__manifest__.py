@@ -1,0 +1,33 @@
+{
+    "name": "Dunning Ruler",
+    "summary": "Graded, self-running dunning: rulers of levels before and after the due date, "
+    "customer grades, grouped reminders with exact sums, auditable history",
+    "version": "19.0.1.0.0",
+    "category": "Accounting/Accounting",
+    "website": "https://github.com/dunning-ruler/dunning-ruler",
+    "author": "Dunning Ruler",
+    "maintainers": ["dunning-ruler"],
+    "license": "AGPL-3",
+    "application": True,
+    "installable": True,
+    "depends": ["account", "mail", "portal"],
+    "data": [
+        "security/dunning_security.xml",
+        "security/ir.model.access.csv",
+        "data/mail_activity_type_data.xml",
+        "data/mail_template_data.xml",
+        "data/dunning_ruler_data.xml",
+        "data/ir_cron_data.xml",
+        "views/dunning_ruler_views.xml",
+        "views/dunning_grade_views.xml",
+        "views/dunning_event_views.xml",
+        "views/res_partner_views.xml",
+        "views/account_move_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/dunning_hold_wizard_views.xml",
+        "views/dunning_menus.xml",
+    ],
+    "demo": [
+        "demo/dunning_demo.xml",
+    ],
+}

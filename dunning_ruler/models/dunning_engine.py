@@ -1,0 +1,387 @@
+"""The dunning engine: one place for the ladder logic.
+
+A run has two halves:
+
+* ``_plan``: which installments reached which level on a date, read with one SQL
+  query per batch of customers (never one query per invoice). Planning has no side
+  effect, so a preview can show exactly what a run would do.
+* ``_execute``: record the events, mark the installments and dispatch every channel,
+  all in the same transaction, then commit the batch. A crash before the commit
+  leaves nothing behind; a crash after it leaves the levels marked, so the next run
+  never repeats them.
+"""
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from odoo import api, fields, models
+from odoo.tools import SQL
+
+_logger = logging.getLogger(__name__)
+
+# Namespace of the advisory locks taken on customers during a run ("DUNR").
+LOCK_NAMESPACE = 0x44554E52 & 0x7FFFFFFF
+DEFAULT_BATCH_SIZE = 500
+
+
+@dataclass
+class PlanStep:
+    """A level to execute (or to record as skipped) for a customer's installments."""
+
+    partner_id: int
+    company_id: int
+    grade_id: int
+    ruler_id: int
+    level_id: int
+    offset_days: int
+    skipped: bool = False
+    line_ids: list = field(default_factory=list)
+    move_ids: list = field(default_factory=list)
+    reason: str = ""
+
+
+class DunningEngine(models.AbstractModel):
+    _name = "dunning.engine"
+    _description = "Dunning Engine"
+
+    # ------------------------------------------------------------------
+    # Selection
+    # ------------------------------------------------------------------
+    @api.model
+    def _due_rows_query(self, as_of, company_ids, partner_ids=None):
+        """(installment, level) pairs due on ``as_of`` and not yet reached.
+
+        A level applies to an installment due on T when T + offset (+ grace for the
+        overdue levels) <= as_of, and the installment has not yet reached a level at
+        or beyond that offset.
+        """
+        partner_filter = (
+            SQL("AND m.commercial_partner_id = ANY(%s)", list(partner_ids))
+            if partner_ids is not None
+            else SQL()
+        )
+        return SQL(
+            """
+            SELECT aml.id AS line_id, aml.move_id, aml.company_id,
+                   m.commercial_partner_id AS partner_id,
+                   g.id AS grade_id, r.id AS ruler_id,
+                   lvl.id AS level_id, lvl.offset_days
+              FROM account_move_line aml
+              JOIN account_move m ON m.id = aml.move_id
+              JOIN res_partner p ON p.id = m.commercial_partner_id
+              JOIN res_company c ON c.id = aml.company_id
+              JOIN dunning_grade g
+                ON g.id = COALESCE((p.dunning_grade_id ->> aml.company_id::text)::int,
+                                   c.dunning_default_grade_id)
+              JOIN dunning_ruler r ON r.id = g.ruler_id
+              JOIN dunning_level lvl ON lvl.ruler_id = r.id
+         LEFT JOIN dunning_level cur ON cur.id = aml.dunning_level_id
+             WHERE aml.display_type = 'payment_term'
+               AND aml.parent_state = 'posted'
+               AND m.move_type = 'out_invoice'
+               AND aml.reconciled IS NOT TRUE
+               AND aml.amount_residual > 0
+               AND aml.date_maturity IS NOT NULL
+               AND aml.company_id = ANY(%(company_ids)s)
+               AND m.dunning_excluded IS NOT TRUE
+               AND (p.dunning_hold_until IS NULL OR p.dunning_hold_until <= %(as_of)s)
+               AND g.active AND g.no_dunning IS NOT TRUE
+               AND r.active
+               AND g.company_id = aml.company_id
+               AND aml.date_maturity + lvl.offset_days
+                   + CASE WHEN lvl.offset_days > 0 THEN COALESCE(g.grace_days, 0) ELSE 0 END <= %(as_of)s
+               AND (cur.id IS NULL OR lvl.offset_days > cur.offset_days)
+               %(partner_filter)s
+            """,
+            company_ids=list(company_ids),
+            as_of=as_of,
+            partner_filter=partner_filter,
+        )
+
+    @api.model
+    def _candidate_partner_ids(self, as_of, company_ids):
+        self.env.flush_all()
+        query = SQL(
+            "SELECT DISTINCT due.partner_id FROM (%s) due ORDER BY due.partner_id",
+            self._due_rows_query(as_of, company_ids),
+        )
+        self.env.cr.execute(query)
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    @api.model
+    def _fetch_due_rows(self, as_of, company_ids, partner_ids):
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "%s ORDER BY partner_id, line_id, offset_days",
+                self._due_rows_query(as_of, company_ids, partner_ids),
+            )
+        )
+        return self.env.cr.dictfetchall()
+
+    @api.model
+    def _partner_balances(self, company_partner_pairs):
+        """Open receivable balance per (company, customer), in company currency."""
+        if not company_partner_pairs:
+            return {}
+        self.env.flush_all()
+        company_ids = list({c for c, _p in company_partner_pairs})
+        partner_ids = list({p for _c, p in company_partner_pairs})
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT aml.company_id, aml.partner_id, SUM(aml.amount_residual)
+                  FROM account_move_line aml
+                  JOIN account_account a ON a.id = aml.account_id
+                 WHERE a.account_type = 'asset_receivable'
+                   AND aml.parent_state = 'posted'
+                   AND aml.reconciled IS NOT TRUE
+                   AND aml.company_id = ANY(%s)
+                   AND aml.partner_id = ANY(%s)
+              GROUP BY aml.company_id, aml.partner_id
+                """,
+                company_ids,
+                partner_ids,
+            )
+        )
+        return {(c, p): amount for c, p, amount in self.env.cr.fetchall()}
+
+    # ------------------------------------------------------------------
+    # Planning (no side effect)
+    # ------------------------------------------------------------------
+    @api.model
+    def _plan(self, as_of, company_ids, partner_ids):
+        """Turn the due rows of some customers into plan steps.
+
+        Per installment only the highest due level communicates; lower due levels
+        (missed runs) are recorded as skipped. Steps are grouped per customer and
+        level, so one message lists every invoice concerned.
+        """
+        rows = self._fetch_due_rows(as_of, company_ids, partner_ids)
+        if not rows:
+            return []
+        rulers = self.env["dunning.ruler"].browse({row["ruler_id"] for row in rows})
+        min_amounts = {ruler.id: ruler.min_amount for ruler in rulers}
+        pairs = {
+            (row["company_id"], row["partner_id"]) for row in rows if min_amounts[row["ruler_id"]] > 0
+        }
+        balances = self._partner_balances(pairs)
+
+        by_line = defaultdict(list)
+        for row in rows:
+            by_line[row["line_id"]].append(row)
+
+        steps = {}
+        for line_rows in by_line.values():
+            top = max(line_rows, key=lambda r: r["offset_days"])
+            min_amount = min_amounts[top["ruler_id"]]
+            if min_amount > 0 and balances.get((top["company_id"], top["partner_id"]), 0.0) < min_amount:
+                continue
+            for row in line_rows:
+                skipped = row is not top
+                key = (row["partner_id"], row["level_id"], skipped)
+                step = steps.get(key)
+                if step is None:
+                    step = steps[key] = PlanStep(
+                        partner_id=row["partner_id"],
+                        company_id=row["company_id"],
+                        grade_id=row["grade_id"],
+                        ruler_id=row["ruler_id"],
+                        level_id=row["level_id"],
+                        offset_days=row["offset_days"],
+                        skipped=skipped,
+                    )
+                step.line_ids.append(row["line_id"])
+                if row["move_id"] not in step.move_ids:
+                    step.move_ids.append(row["move_id"])
+        return sorted(steps.values(), key=lambda s: (s.partner_id, s.offset_days, s.skipped))
+
+    @api.model
+    def _preview(self, as_of=None, company_ids=None, partner_ids=None):
+        """What a run would do on ``as_of``, without doing anything."""
+        as_of = fields.Date.to_date(as_of) or fields.Date.context_today(self)
+        company_ids = company_ids or self.env.companies.ids
+        if partner_ids is None:
+            partner_ids = self._candidate_partner_ids(as_of, company_ids)
+        return self._plan(as_of, company_ids, partner_ids)
+
+    # ------------------------------------------------------------------
+    # Running
+    # ------------------------------------------------------------------
+    @api.model
+    def _lock_partners(self, partner_ids):
+        """Take a transaction-scoped advisory lock on each customer, skipping those
+        another run holds: two concurrent runs never process the same invoices."""
+        if not partner_ids:
+            return []
+        self.env.cr.execute(
+            SQL(
+                "SELECT id FROM unnest(%s::int[]) AS id WHERE pg_try_advisory_xact_lock(%s, id)",
+                list(partner_ids),
+                LOCK_NAMESPACE,
+            )
+        )
+        return [row[0] for row in self.env.cr.fetchall()]
+
+    @api.model
+    def _run(self, as_of=None, company_ids=None, partner_ids=None, batch_size=None):
+        as_of = fields.Date.to_date(as_of) or fields.Date.context_today(self)
+        if company_ids is None:
+            company_ids = self.env["res.company"].sudo().search([]).ids
+        batch_size = batch_size or int(
+            self.env["ir.config_parameter"].sudo().get_param("dunning_ruler.batch_size", DEFAULT_BATCH_SIZE)
+        )
+        # Commit between batches only inside a scheduled action: a run from the UI or a
+        # test stays one transaction.
+        autocommit = bool(self.env.context.get("ir_cron_progress_id"))
+        summary = {
+            "date": fields.Date.to_string(as_of),
+            "partners": 0,
+            "done": 0,
+            "skipped": 0,
+            "failed": 0,
+            "locked": 0,
+            "invoices": 0,
+            "events": 0,
+        }
+        candidates = self._candidate_partner_ids(as_of, company_ids)
+        if partner_ids is not None:
+            wanted = set(partner_ids)
+            candidates = [p for p in candidates if p in wanted]
+        if autocommit:
+            self.env["ir.cron"]._commit_progress(remaining=len(candidates))
+        for start in range(0, len(candidates), batch_size):
+            chunk = candidates[start : start + batch_size]
+            locked = self._lock_partners(chunk)
+            summary["locked"] += len(chunk) - len(locked)
+            # Re-read after locking: another run may have committed these customers meanwhile.
+            steps = self._plan(as_of, company_ids, locked)
+            events = self._execute(steps, as_of)
+            summary["partners"] += len({s.partner_id for s in steps})
+            summary["invoices"] += len({m for s in steps if not s.skipped for m in s.move_ids})
+            summary["events"] += len(events)
+            for state in ("done", "skipped", "failed"):
+                summary[state] += len(events.filtered(lambda e, st=state: e.state == st))
+            if autocommit:
+                time_left = self.env["ir.cron"]._commit_progress(len(chunk))
+                if not time_left:
+                    break
+        _logger.info("Dunning run of %s: %s", as_of, summary)
+        return summary
+
+    @api.model
+    def _execute(self, steps, as_of, origin="run"):
+        """Record the events of ``steps``, mark the installments, dispatch the channels."""
+        Event = self.env["dunning.event"].sudo()
+        if not steps:
+            return Event
+        levels = self.env["dunning.level"].sudo().browse({s.level_id for s in steps})
+        lines = self.env["account.move.line"].sudo().browse({lid for s in steps for lid in s.line_ids})
+        lines.fetch(["currency_id", "amount_residual", "amount_residual_currency", "company_currency_id"])
+        line_by_id = {line.id: line for line in lines}
+
+        vals_list, step_of_vals = [], []
+        for step in steps:
+            level = levels.browse(step.level_id)
+            step_lines = [line_by_id[lid] for lid in step.line_ids]
+            currencies = {line.currency_id for line in step_lines}
+            if len(currencies) == 1:
+                currency = currencies.pop()
+                amount = sum(line.amount_residual_currency for line in step_lines)
+            else:
+                currency = step_lines[0].company_currency_id
+                amount = sum(line.amount_residual for line in step_lines)
+            channels = level._get_channels() or ["none"]
+            for channel in channels:
+                vals_list.append(
+                    {
+                        "date": as_of,
+                        "partner_id": step.partner_id,
+                        "company_id": step.company_id,
+                        "ruler_id": step.ruler_id,
+                        "grade_id": step.grade_id,
+                        "level_id": step.level_id,
+                        "channel": channel,
+                        "state": "skipped" if step.skipped else "done",
+                        "failure_reason": step.reason
+                        or (
+                            self.env._("Missed run: a higher level was due at the same time.")
+                            if step.skipped
+                            else False
+                        ),
+                        "invoice_ids": [fields.Command.set(step.move_ids)],
+                        "line_ids": [fields.Command.set(step.line_ids)],
+                        "amount_due": amount,
+                        "currency_id": currency.id,
+                        "origin": origin,
+                    }
+                )
+                step_of_vals.append(step)
+        events = Event.create(vals_list)
+        self._mark_reached(steps, as_of)
+        # Dispatch per channel, in batches: each channel sets state/message/failure itself.
+        to_send = events.filtered(lambda e: e.state == "done" and e.channel != "none")
+        for channel in dict.fromkeys(to_send.mapped("channel")):
+            channel_events = to_send.filtered(lambda e, c=channel: e.channel == c)
+            dispatch = getattr(channel_events, f"_dunning_send_{channel}", None)
+            if dispatch is None:
+                channel_events.write(
+                    {"state": "failed", "failure_reason": self.env._("No dispatcher for channel %s.", channel)}
+                )
+                continue
+            dispatch()
+        return events
+
+    @api.model
+    def _mark_reached(self, steps, as_of):
+        """Remember the highest level reached per installment and per invoice (in SQL:
+        one statement per batch, not one write per invoice)."""
+        reached = {}
+        for step in steps:
+            for line_id in step.line_ids:
+                current = reached.get(line_id)
+                if current is None or step.offset_days > current[1]:
+                    reached[line_id] = (step.level_id, step.offset_days)
+        if not reached:
+            return
+        line_ids, level_ids = zip(*((lid, lvl) for lid, (lvl, _off) in reached.items()))
+        self.env["account.move.line"].flush_model(["dunning_level_id", "dunning_last_date"])
+        self.env["account.move"].flush_model(["dunning_level_id", "dunning_last_date"])
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE account_move_line aml
+                   SET dunning_level_id = v.level_id, dunning_last_date = %s
+                  FROM unnest(%s::int[], %s::int[]) AS v(line_id, level_id)
+                 WHERE aml.id = v.line_id
+                """,
+                as_of,
+                list(line_ids),
+                list(level_ids),
+            )
+        )
+        move_ids = list({mid for s in steps for mid in s.move_ids})
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE account_move m
+                   SET dunning_level_id = top.level_id, dunning_last_date = %s
+                  FROM (
+                        SELECT DISTINCT ON (aml.move_id) aml.move_id, aml.dunning_level_id AS level_id
+                          FROM account_move_line aml
+                          JOIN dunning_level lvl ON lvl.id = aml.dunning_level_id
+                         WHERE aml.move_id = ANY(%s)
+                      ORDER BY aml.move_id, lvl.offset_days DESC
+                       ) top
+                 WHERE m.id = top.move_id
+                """,
+                as_of,
+                move_ids,
+            )
+        )
+        self.env["account.move.line"].invalidate_model(["dunning_level_id", "dunning_last_date"])
+        moves = self.env["account.move"].browse(move_ids)
+        moves.invalidate_recordset(["dunning_level_id", "dunning_last_date"])
+        # Let stored computations that depend on the invoice level (partner level) follow.
+        self.env.add_to_compute(self.env["res.partner"]._fields["dunning_level_id"], moves.commercial_partner_id)

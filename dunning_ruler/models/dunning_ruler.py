@@ -1,0 +1,84 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, ValidationError
+
+
+class DunningRuler(models.Model):
+    """A ladder of dunning levels, each at an offset in days from the due date."""
+
+    _name = "dunning.ruler"
+    _description = "Dunning Ruler"
+    _order = "company_id, name"
+    _check_company_auto = True
+
+    name = fields.Char(required=True, translate=True)
+    active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
+    currency_id = fields.Many2one(related="company_id.currency_id")
+    level_ids = fields.One2many("dunning.level", "ruler_id", string="Levels", copy=True)
+    min_amount = fields.Monetary(
+        string="Minimum Balance",
+        currency_field="currency_id",
+        help="Customers whose open balance in this company is below this amount are never dunned.",
+    )
+    grade_ids = fields.One2many("dunning.grade", "ruler_id", string="Grades")
+    note = fields.Html()
+    level_count = fields.Integer(compute="_compute_level_count")
+
+    @api.depends("level_ids")
+    def _compute_level_count(self):
+        for ruler in self:
+            ruler.level_count = len(ruler.level_ids)
+
+    @api.constrains("min_amount")
+    def _check_min_amount(self):
+        for ruler in self:
+            if ruler.min_amount < 0:
+                raise ValidationError(
+                    _("The minimum balance of ruler “%(ruler)s” cannot be negative.", ruler=ruler.name)
+                )
+
+    @api.constrains("company_id")
+    def _check_grades_company(self):
+        for ruler in self:
+            if ruler.grade_ids.filtered(lambda g: g.company_id != ruler.company_id):
+                raise ValidationError(
+                    _("Ruler “%(ruler)s” is used by grades of another company.", ruler=ruler.name)
+                )
+
+    # ------------------------------------------------------------------
+    # Entry points
+    # ------------------------------------------------------------------
+    @api.model
+    def run_dunning(self, as_of=None):
+        """Process every active ruler of every company for ``as_of`` (today by default).
+
+        Returns a summary dict (see ``dunning.engine._run``). Safe to call twice:
+        levels already executed are never executed again.
+        """
+        if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
+            raise AccessError(_("Only dunning agents can run the dunning rulers."))
+        return self.env["dunning.engine"]._run(as_of=as_of)
+
+    @api.model
+    def _cron_run_dunning(self):
+        return self.sudo().run_dunning()
+
+    def action_run_now(self):
+        summary = self.run_dunning()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": _("Dunning run finished"),
+                "message": _(
+                    "%(done)s messages and actions done, %(skipped)s skipped, %(failed)s failed "
+                    "for %(partners)s customers.",
+                    **summary,
+                ),
+                "type": "warning" if summary["failed"] else "success",
+                "sticky": False,
+                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
+            },
+        }

@@ -1,0 +1,21 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+
+
+class ResCompany(models.Model):
+    _inherit = "res.company"
+
+    dunning_default_grade_id = fields.Many2one(
+        "dunning.grade",
+        string="Default Dunning Grade",
+        help="Grade of customers who have none in this company.",
+    )
+
+    @api.constrains("dunning_default_grade_id")
+    def _check_dunning_default_grade(self):
+        for company in self:
+            grade = company.dunning_default_grade_id
+            if grade and grade.company_id != company:
+                raise ValidationError(
+                    _("The default dunning grade of %(company)s must belong to it.", company=company.name)
+                )

@@ -1,0 +1,117 @@
+from datetime import date
+
+from odoo import Command, fields
+
+from odoo.addons.account.tests.common import AccountTestInvoicingCommon
+
+
+class DunningCommon(AccountTestInvoicingCommon):
+    """Rulers, grades and invoices built explicitly, on fixed dates: nothing here
+    depends on today's date."""
+
+    DUE = date(2026, 3, 16)  # a Monday
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        # The accounting test user also supervises dunning.
+        cls.env.user.group_ids = [Command.link(cls.env.ref("dunning_ruler.group_dunning_supervisor").id)]
+        cls.company = cls.env.company
+        cls.currency = cls.company.currency_id
+        cls.template = cls.env.ref("dunning_ruler.mail_template_dunning_overdue")
+        cls.ruler = cls._create_ruler(
+            "Test standard",
+            [(-2, "Before due"), (0, "Due today"), (3, "Overdue"), (10, "Final"), (15, "Restrict"), (30, "Block")],
+        )
+        cls.ruler_strict = cls._create_ruler(
+            "Test strict", [(-5, "Early"), (0, "Due"), (1, "Late"), (7, "Restrict"), (15, "Block")]
+        )
+        Grade = cls.env["dunning.grade"]
+        cls.grade_standard = Grade.create({"name": "Std", "code": "T-STD", "ruler_id": cls.ruler.id})
+        cls.grade_vip = Grade.create(
+            {
+                "name": "Vip",
+                "code": "T-VIP",
+                "ruler_id": cls.ruler.id,
+                "grace_days": 5,
+                "exempt_from_restriction": True,
+            }
+        )
+        cls.grade_risk = Grade.create({"name": "Risk", "code": "T-RISK", "ruler_id": cls.ruler_strict.id})
+        cls.grade_none = Grade.create(
+            {"name": "Never", "code": "T-NONE", "ruler_id": cls.ruler.id, "no_dunning": True}
+        )
+        cls.company.dunning_default_grade_id = cls.grade_standard
+        # Default data rulers of the main company must not interfere.
+        cls.env["dunning.ruler"].search([("id", "not in", (cls.ruler | cls.ruler_strict).ids)]).active = False
+        cls.customer = cls._create_customer("Customer Standard")
+
+    @classmethod
+    def _create_ruler(cls, name, levels, company=None, **vals):
+        return cls.env["dunning.ruler"].create(
+            {
+                "name": name,
+                "company_id": (company or cls.env.company).id,
+                "level_ids": [
+                    Command.create(
+                        {
+                            "name": level_name,
+                            "offset_days": offset,
+                            "send_email": True,
+                            "mail_template_id": cls.env.ref("dunning_ruler.mail_template_dunning_overdue").id,
+                        }
+                    )
+                    for offset, level_name in levels
+                ],
+                **vals,
+            }
+        )
+
+    @classmethod
+    def _create_customer(cls, name, grade=None, **vals):
+        partner = cls.env["res.partner"].create(
+            {"name": name, "is_company": True, "email": f"{name.lower().replace(' ', '.')}@example.com", **vals}
+        )
+        if grade:
+            partner.dunning_grade_id = grade
+        return partner
+
+    @classmethod
+    def _invoice(cls, partner, amount, due=None, currency=None, payment_term=None, post=True, company=None,
+                 invoice_date=None):
+        due = due or cls.DUE
+        company = company or cls.env.company
+        vals = {
+            "move_type": "out_invoice",
+            "partner_id": partner.id,
+            "invoice_date": invoice_date or date(due.year, due.month, 1) if payment_term else invoice_date or due,
+            "currency_id": (currency or company.currency_id).id,
+            "invoice_line_ids": [Command.create({"name": "GPS tracking", "quantity": 1, "price_unit": amount, "tax_ids": []})],
+        }
+        if payment_term:
+            vals["invoice_payment_term_id"] = payment_term.id
+        else:
+            vals["invoice_date_due"] = due
+        move = cls.env["account.move"].with_company(company).create(vals)
+        if post:
+            move.action_post()
+        return move
+
+    def _pay(self, invoice, amount=None, payment_date=None):
+        wizard = self.env["account.payment.register"].with_context(
+            active_model="account.move", active_ids=invoice.ids
+        ).create(
+            {
+                "amount": amount if amount is not None else invoice.amount_residual,
+                "payment_date": payment_date or fields.Date.context_today(self.env.user),
+            }
+        )
+        return wizard._create_payments()
+
+    def _run(self, day):
+        return self.env["dunning.ruler"].run_dunning(as_of=day)
+
+    def _events(self, partner=None, **filters):
+        domain = [("partner_id", "=", (partner or self.customer).id)]
+        domain += [(key, "=", value) for key, value in filters.items()]
+        return self.env["dunning.event"].search(domain, order="date, id")
