@@ -226,6 +226,10 @@ class DunningAccessPlatform(models.Model):
                 if read["ok"]:
                     call.binding_id._merge_snapshot(read["users"], conf["restrict_flags"], call.target_state)
             if self.env.context.get("ir_cron_progress_id"):
+                # Committing releases the row locks: lease the calls first so that
+                # another worker does not claim them while this one is sending.
+                lease = fields.Datetime.now() + timedelta(seconds=60 + 2 * self.timeout * len(calls))
+                calls.write({"next_attempt": lease})
                 self.env.cr.commit()
             jobs, results = [], {}
             for call, read in zip(calls, reads):
