@@ -187,9 +187,10 @@ class DunningAccessBinding(models.Model):
                 result[binding] = (target, reason)
         return result
 
-    def _sync(self, today=None, why=None, event=None):
+    def _sync(self, today=None, why=None, events=None):
         """Bring the desired state of these accounts up to date and queue the calls.
 
+        ``events``: {binding: dunning.event} that caused it, kept on the calls.
         Returns {binding: (target, reason)}."""
         today = fields.Date.to_date(today) or fields.Date.context_today(self)
         bindings = self.sudo().filtered(lambda b: b.active and b.platform_id.active)
@@ -197,6 +198,7 @@ class DunningAccessBinding(models.Model):
         targets = bindings._compute_targets(today)
         queued = self.env["dunning.access.call"]
         for binding, (target, reason) in targets.items():
+            event = (events or {}).get(binding)
             queued |= binding._set_desired(target, reason if not why else f"{why}: {reason}", event=event)
         if queued:
             self.env.ref("dunning_ruler_access.ir_cron_dunning_access_outbox").sudo()._trigger()

@@ -24,14 +24,22 @@ class DunningEvent(models.Model):
         by_key = defaultdict(lambda: Binding)
         for binding in bindings:
             by_key[(binding.partner_id.id, binding.company_id.id)] |= binding
+        # One synchronisation per run date for all customers (a run has a single date).
+        by_date = defaultdict(dict)
+        for event in self:
+            for binding in by_key[(event.partner_id.commercial_partner_id.id, event.company_id.id)]:
+                by_date[event.date][binding] = event
+        targets = {}
+        for day, events in by_date.items():
+            targets.update(Binding.union(*events)._sync(today=day, events=events))
         for event in self:
             own = by_key[(event.partner_id.commercial_partner_id.id, event.company_id.id)]
             if not own:
                 event.write({"state": "skipped", "failure_reason": self.env._("The customer has no platform account to restrict.")})
                 continue
-            targets = own._sync(today=event.date, event=event)
             lines, refused = [], []
-            for binding, (target, reason) in targets.items():
+            for binding in own:
+                target, reason = targets.get(binding, ("active", self.env._("Platform archived")))
                 lines.append(f"{binding.platform_id.name} ({binding.external_ref}): {target} — {reason}")
                 if TARGET_RANK[target] < TARGET_RANK[wanted]:
                     refused.append(reason)

@@ -110,6 +110,7 @@ class TrackingSimulator:
         self.delay = 0.0
         self.down = False
         self.reject_auth = False
+        self.retry_after = 1  # seconds announced with injected 429s
         self.admin = self.add_user(admin_email, admin_password, administrator=True, name="Administrator")
         if token:
             self.tokens[token] = self.admin["id"]
@@ -256,7 +257,7 @@ class _Handler(BaseHTTPRequestHandler):
         with sim.lock:
             forced = sim.faults.pop(0) if sim.faults else None
         if forced:
-            headers = {"Retry-After": "1"} if forced == 429 else None
+            headers = {"Retry-After": str(sim.retry_after)} if forced == 429 else None
             return self._send(forced, f"Injected failure {forced}", headers=headers)
         if path == "/webhook" and self.command == "POST":
             return self._webhook(body)

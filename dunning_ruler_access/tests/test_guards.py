@@ -126,3 +126,15 @@ class TestGuards(AccessCommon):
         Platform = self.env["dunning.access.platform"].with_user(user_a)
         self.assertEqual(Platform.search([("id", "in", (self.platform | platform_b).ids)]), self.platform)
         self.assertFalse(self.env["dunning.access.binding"].with_user(user_a).search([("id", "=", binding_b.id)]))
+
+    def test_default_rulers_restrict_and_block(self):
+        def ref(xmlid):
+            return self.env.ref(xmlid).sudo()  # the main company's default rulers
+
+        self.assertEqual(ref("dunning_ruler.dunning_level_standard_restriction").action, "restrict")
+        self.assertEqual(ref("dunning_ruler.dunning_level_standard_restriction").offset_days, 15)
+        self.assertEqual(ref("dunning_ruler.dunning_level_standard_block").action, "block")
+        self.assertEqual(ref("dunning_ruler.dunning_level_standard_block").offset_days, 30)
+        self.assertEqual(ref("dunning_ruler.dunning_level_high_risk_restriction").action, "restrict")
+        self.assertEqual(ref("dunning_ruler.dunning_level_high_risk_block").action, "block")
+        self.assertEqual(self.env["res.company"].new({}).dunning_block_notice_days, 3)

@@ -62,11 +62,31 @@ class TestOutbox(AccessCommon):
     def test_too_many_requests_honours_retry_after(self):
         call = self._restrict()
         self.sim.fail_next(429, 1)
-        self.platform.retry_base_seconds = 1
+        self.sim.retry_after = 300
+        self.addCleanup(setattr, self.sim, "retry_after", 1)
         before = fields.Datetime.now()
         self._process()
         self.assertEqual((call.state, call.http_status), ("pending", 429))
-        self.assertGreaterEqual(call.next_attempt, before)
+        # Retry-After (300s) wins over the first backoff step (60s).
+        self.assertGreaterEqual(call.next_attempt, before + timedelta(seconds=299))
+        self._make_due(call)
+        self._process()
+        self.assertEqual(call.state, "done")
+
+    def test_concurrent_sending(self):
+        self.platform.max_concurrency = 4
+        bindings = self.binding
+        for i in range(6):
+            partner = self._create_customer(f"Fleet {i}")
+            bindings |= self._bind(partner, str(900 + i))
+            self.addCleanup(self.sim.users.pop, 900 + i)
+            self._invoice(partner, 500.0)
+        self._invoice(self.customer, 500.0)
+        self._run(self._day(15))
+        self.assertEqual(self._process()["sent"], 7)
+        self.assertEqual(set(bindings.mapped("access_state")), {"restricted"})
+        self.assertTrue(all(self.sim.users[900 + i]["limitCommands"] for i in range(6)))
+        self.assertEqual(len(self._puts()), 6 + 3, "one PUT per user, the manager's sub-users included")
 
     def test_unauthorized_needs_attention_then_retry(self):
         call = self._restrict()
