@@ -109,6 +109,14 @@ class DunningAccessPlatform(models.Model):
             "domain": [("platform_id", "=", self.id)],
         }
 
+    def action_retry_attention(self):
+        """After fixing the credentials: send again every call that needs attention."""
+        calls = self.env["dunning.access.call"].search([("platform_id", "in", self.ids), ("state", "=", "attention")])
+        latest = {}
+        for call in calls.sorted("id"):
+            latest[call.binding_id] = call  # only the latest wish of each account
+        self.env["dunning.access.call"].union(*latest.values()).action_retry()
+
     def action_test_connection(self):
         self.ensure_one()
         conf = self._transport_conf()

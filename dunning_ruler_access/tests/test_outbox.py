@@ -101,7 +101,7 @@ class TestOutbox(AccessCommon):
         self._run(self._day(16))
         self.assertEqual(self._process()["sent"], 0)
         self.platform.token = "test-token"
-        call.action_retry()
+        self.platform.action_retry_attention()
         self._process()
         self.assertEqual(call.state, "done")
         self.assertEqual(self.binding.access_state, "restricted")
