@@ -1,0 +1,31 @@
+from odoo import _, api, models
+
+
+class AccountPartialReconcile(models.Model):
+    _inherit = "account.partial.reconcile"
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        partials = super().create(vals_list)
+        # A payment may bring the customer back below the restricting level: queue the
+        # unblock now and wake the outbox cron, instead of waiting for the daily run.
+        partners = (partials.debit_move_id | partials.credit_move_id).partner_id
+        partners._dunning_access_sync(_("Payment received"))
+        return partials
+
+    def unlink(self):
+        partners = (self.debit_move_id | self.credit_move_id).partner_id
+        res = super().unlink()
+        partners.exists()._dunning_access_sync(_("Payment unreconciled"))
+        return res
+
+
+class AccountMove(models.Model):
+    _inherit = "account.move"
+
+    def write(self, vals):
+        res = super().write(vals)
+        if "dunning_excluded" in vals:
+            # An invoice put in dispute never keeps its customer restricted.
+            self.commercial_partner_id._dunning_access_sync(_("Dispute changed"))
+        return res

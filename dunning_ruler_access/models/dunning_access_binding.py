@@ -1,0 +1,313 @@
+import json
+import uuid
+from collections import defaultdict
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.tools import SQL
+
+TARGETS = [("active", "Active"), ("restricted", "Restricted"), ("blocked", "Blocked")]
+TARGET_RANK = {"active": 0, "restricted": 1, "blocked": 2}
+ACCESS_STATES = [
+    ("active", "Active"),
+    ("trusted", "Provisionally unblocked"),
+    ("pending_restriction", "Restriction pending"),
+    ("restricted", "Restricted"),
+    ("pending_block", "Block pending"),
+    ("blocked", "Blocked"),
+    ("pending_unblock", "Unblock pending"),
+]
+# Most restrictive first matters for res.partner.access_state: an unblock that has not
+# reached the platform still leaves the customer restricted there.
+ACCESS_RANK = {
+    "active": 0,
+    "trusted": 1,
+    "pending_restriction": 2,
+    "pending_unblock": 3,
+    "restricted": 4,
+    "pending_block": 5,
+    "blocked": 6,
+}
+
+
+class DunningAccessBinding(models.Model):
+    """A customer's account on a platform, with the state dunning wants for it and
+    the state the platform last confirmed."""
+
+    _name = "dunning.access.binding"
+    _description = "Platform Account of a Customer"
+    _order = "partner_id, platform_id"
+    _check_company_auto = True
+    _rec_name = "external_ref"
+
+    partner_id = fields.Many2one(
+        "res.partner", required=True, index=True, ondelete="cascade", domain="[('is_company', '=', True)]"
+    )
+    platform_id = fields.Many2one("dunning.access.platform", required=True, index=True, ondelete="restrict", check_company=True)
+    company_id = fields.Many2one(related="platform_id.company_id", store=True, index=True)
+    platform_kind = fields.Selection(related="platform_id.kind")
+    external_ref = fields.Char(
+        string="Account Reference", required=True, help="The customer's reference on the platform (Traccar: the user id)."
+    )
+    active = fields.Boolean(default=True)
+    desired_state = fields.Selection(TARGETS, required=True, default="active", readonly=True,
+                                     help="What dunning wants on the platform.")
+    confirmed_state = fields.Selection(TARGETS, required=True, default="active", readonly=True,
+                                       help="What the platform last confirmed.")
+    confirmed_date = fields.Datetime(readonly=True)
+    access_state = fields.Selection(ACCESS_STATES, compute="_compute_access_state", store=True, index=True)
+    state_reason = fields.Char(readonly=True, help="Why dunning wants the current state.")
+    trust_until = fields.Date(
+        string="Trusted Until", readonly=True, help="Provisional unblock (e.g. payment announced) until this date."
+    )
+    trust_note = fields.Char(readonly=True)
+    snapshot = fields.Text(readonly=True, help="Traccar flags of each user before the first restriction, restored on unblock.")
+    call_ids = fields.One2many("dunning.access.call", "binding_id", string="Calls")
+    needs_attention = fields.Boolean(compute="_compute_needs_attention")
+
+    _ref_uniq = models.Constraint(
+        "unique(platform_id, external_ref)", "This account is already linked to a customer on this platform."
+    )
+
+    @api.depends("desired_state", "confirmed_state", "trust_until")
+    def _compute_access_state(self):
+        today = fields.Date.context_today(self)
+        for binding in self:
+            desired, confirmed = binding.desired_state, binding.confirmed_state
+            if desired == confirmed:
+                trusted = desired == "active" and binding.trust_until and binding.trust_until >= today
+                binding.access_state = "trusted" if trusted else desired
+            elif TARGET_RANK[desired] < TARGET_RANK[confirmed]:
+                binding.access_state = "pending_unblock"
+            else:
+                binding.access_state = f"pending_{'block' if desired == 'blocked' else 'restriction'}"
+
+    def _compute_needs_attention(self):
+        attention = self.env["dunning.access.call"].search([("binding_id", "in", self.ids), ("state", "=", "attention")]).binding_id
+        for binding in self:
+            binding.needs_attention = binding in attention
+
+    @api.depends("partner_id", "platform_id", "external_ref")
+    def _compute_display_name(self):
+        for binding in self:
+            binding.display_name = f"{binding.platform_id.name or ''}: {binding.external_ref or ''}"
+
+    # ------------------------------------------------------------------
+    # What each account should be
+    # ------------------------------------------------------------------
+    def _compute_targets(self, today):
+        """{binding: (target, reason)} from the customer's open invoices and the guards.
+
+        Batched per company: a handful of queries whatever the number of customers."""
+        result = {}
+        by_company = defaultdict(lambda: self.browse())
+        for binding in self:
+            by_company[binding.company_id] |= binding
+        self.env.flush_all()
+        for company, bindings in by_company.items():
+            partners = bindings.partner_id.commercial_partner_id
+            # Highest access action over open, undisputed invoices of this company.
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT m.commercial_partner_id,
+                           MAX(CASE lvl.action WHEN 'block' THEN 2 WHEN 'restrict' THEN 1 ELSE 0 END),
+                           (ARRAY_AGG(lvl.id ORDER BY lvl.offset_days DESC))[1]
+                      FROM account_move m
+                      JOIN dunning_level lvl ON lvl.id = m.dunning_level_id
+                     WHERE m.company_id = %(company)s
+                       AND m.commercial_partner_id = ANY(%(partners)s)
+                       AND m.move_type = 'out_invoice'
+                       AND m.state = 'posted'
+                       AND m.payment_state IN ('not_paid', 'partial')
+                       AND m.dunning_excluded IS NOT TRUE
+                  GROUP BY m.commercial_partner_id
+                    """,
+                    company=company.id,
+                    partners=partners.ids,
+                )
+            )
+            levels = {pid: (rank, level_id) for pid, rank, level_id in self.env.cr.fetchall()}
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT p.id, p.dunning_hold_until, g.exempt_from_restriction, g.name->>'en_US', r.min_amount
+                      FROM res_partner p
+                      JOIN res_company c ON c.id = %(company)s
+                 LEFT JOIN dunning_grade g
+                        ON g.id = COALESCE((p.dunning_grade_id ->> c.id::text)::int, c.dunning_default_grade_id)
+                 LEFT JOIN dunning_ruler r ON r.id = g.ruler_id
+                     WHERE p.id = ANY(%(partners)s)
+                    """,
+                    company=company.id,
+                    partners=partners.ids,
+                )
+            )
+            infos = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+            min_pairs = {(company.id, pid) for pid, info in infos.items() if info[3]}
+            balances = self.env["dunning.engine"]._partner_balances(min_pairs)
+            notice_days = company.dunning_block_notice_days
+            self.env.cr.execute(
+                SQL(
+                    """
+                    SELECT partner_id FROM dunning_event
+                     WHERE company_id = %s AND partner_id = ANY(%s) AND state = 'done'
+                       AND channel NOT IN ('action', 'none', 'manual') AND date <= %s
+                  GROUP BY partner_id
+                    """,
+                    company.id,
+                    partners.ids,
+                    today - timedelta(days=notice_days),
+                )
+            )
+            noticed = {row[0] for row in self.env.cr.fetchall()}
+            level_names = dict(
+                (lvl.id, lvl.display_name)
+                for lvl in self.env["dunning.level"].sudo().browse({lid for _r, lid in levels.values()})
+            )
+            for binding in bindings:
+                pid = binding.partner_id.commercial_partner_id.id
+                rank, level_id = levels.get(pid, (0, None))
+                hold_until, exempt, grade_name, min_amount = infos.get(pid, (None, False, None, 0))
+                target = ("active", "restricted", "blocked")[rank]
+                reason = _("Level %s reached", level_names.get(level_id)) if rank else _("No invoice at a restricting level")
+                if binding.trust_until and binding.trust_until >= today:
+                    target, reason = "active", _("Provisionally unblocked until %s", binding.trust_until)
+                elif rank and exempt:
+                    target, reason = "active", _("Grade %s is exempt from restriction", grade_name)
+                elif rank and min_amount and balances.get((company.id, pid), 0.0) < min_amount:
+                    target, reason = "active", _("Balance below the ruler's minimum of %s", min_amount)
+                else:
+                    if target == "blocked" and pid not in noticed:
+                        target = "restricted"
+                        reason = _("Not blocked: no dunning notice sent at least %s days before", notice_days)
+                    if hold_until and hold_until > today and TARGET_RANK[target] > TARGET_RANK[binding.desired_state]:
+                        target = binding.desired_state
+                        reason = _("On hold until %s: no further restriction", hold_until)
+                result[binding] = (target, reason)
+        return result
+
+    def _sync(self, today=None, why=None, events=None):
+        """Bring the desired state of these accounts up to date and queue the calls.
+
+        ``events``: {binding: dunning.event} that caused it, kept on the calls.
+        Returns {binding: (target, reason)}."""
+        today = fields.Date.to_date(today) or fields.Date.context_today(self)
+        bindings = self.sudo().filtered(lambda b: b.active and b.platform_id.active)
+        bindings.filtered(lambda b: b.trust_until and b.trust_until < today).write({"trust_until": False})
+        targets = bindings._compute_targets(today)
+        queued = self.env["dunning.access.call"]
+        for binding, (target, reason) in targets.items():
+            event = (events or {}).get(binding)
+            queued |= binding._set_desired(target, reason if not why else f"{why}: {reason}", event=event)
+        if queued:
+            self.env.ref("dunning_ruler_access.ir_cron_dunning_access_outbox").sudo()._trigger()
+        return targets
+
+    def _set_desired(self, target, reason, event=None, force=False):
+        """Queue the call that takes the platform to ``target``. A pending call for
+        another state is superseded: only the latest wish is ever sent."""
+        self.ensure_one()
+        Call = self.env["dunning.access.call"].sudo()
+        if target == self.desired_state and not force:
+            # Nothing new: a call in flight stays, a failed one waits for a person.
+            if self.state_reason != reason:
+                self.state_reason = reason
+            return Call
+        pending = Call.search([("binding_id", "=", self.id), ("state", "=", "pending")])
+        pending.write({"state": "superseded", "error": _("Superseded by a later decision: %s", target)})
+        self.write({"desired_state": target, "state_reason": reason})
+        if target == self.confirmed_state and not force:
+            return Call
+        action = "unblock" if target == "active" else ("block" if target == "blocked" else "restrict")
+        return Call.create(
+            {
+                "binding_id": self.id,
+                "action": action,
+                "target_state": target,
+                "reason": reason,
+                "event_id": event.id if event else False,
+                "idempotency_key": str(uuid.uuid4()),
+                "payload": json.dumps(self._build_payload(action, target, reason, event), sort_keys=True),
+            }
+        )
+
+    def _build_payload(self, action, target, reason, event=None):
+        partner = self.partner_id.commercial_partner_id.with_company(self.company_id)
+        invoices = self.env["account.move"].sudo().search(
+            [
+                ("commercial_partner_id", "=", partner.id),
+                ("company_id", "=", self.company_id.id),
+                ("move_type", "=", "out_invoice"),
+                ("state", "=", "posted"),
+                ("payment_state", "in", ("not_paid", "partial")),
+            ],
+            order="invoice_date_due, id",
+        )
+        level = event.level_id if event else partner.dunning_level_id
+        return {
+            "event": f"access.{action}",
+            "account_ref": self.external_ref,
+            "target_state": target,
+            "customer": {"id": partner.id, "name": partner.name, "vat": partner.vat or None},
+            "level": {"name": level.name, "offset_days": level.offset_days} if level else None,
+            "reason": reason,
+            "amount_owed": round(sum(invoices.mapped("amount_residual_signed")), 2),
+            "currency": self.company_id.currency_id.name,
+            "invoices": [
+                {
+                    "number": inv.name,
+                    "due_date": fields.Date.to_string(inv.invoice_date_due),
+                    "amount_residual": inv.amount_residual,
+                    "currency": inv.currency_id.name,
+                }
+                for inv in invoices
+            ],
+        }
+
+    # ------------------------------------------------------------------
+    # Traccar snapshot
+    # ------------------------------------------------------------------
+    def _get_snapshot(self):
+        self.ensure_one()
+        return json.loads(self.snapshot or "{}")
+
+    def _merge_snapshot(self, users, flags, target):
+        """Remember each user's flags as they were before we restricted them. Users
+        already known keep their first snapshot; new sub-users are added."""
+        self.ensure_one()
+        if target == "active":
+            return
+        snapshot = self._get_snapshot()
+        changed = False
+        for user in users:
+            key = str(user["id"])
+            if key not in snapshot:
+                snapshot[key] = {flag: bool(user.get(flag)) for flag in [*flags, "disabled"]}
+                changed = True
+        if changed:
+            self.snapshot = json.dumps(snapshot, sort_keys=True)
+
+    # ------------------------------------------------------------------
+    # Actions
+    # ------------------------------------------------------------------
+    def action_resync(self):
+        self._sync(why=_("Manual synchronisation"))
+
+    def action_view_calls(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Access calls"),
+            "res_model": "dunning.access.call",
+            "view_mode": "list,form",
+            "domain": [("binding_id", "=", self.id)],
+        }
+
+    @api.model
+    def _cron_sync_access(self):
+        """Daily safety net: expired provisional unblocks, holds that ended, notices old
+        enough to allow a block. Then send what that queued."""
+        bindings = self.sudo().search([("platform_id.active", "=", True)])
+        bindings._sync(why=_("Scheduled check"))
+        self.env["dunning.access.platform"].sudo().process_outbox()

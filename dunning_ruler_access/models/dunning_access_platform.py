@@ -1,0 +1,253 @@
+import logging
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError, ValidationError
+from odoo.tools import SQL
+
+from . import access_transport as transport
+
+_logger = logging.getLogger(__name__)
+
+DEFAULT_RESTRICT_FLAGS = "limitCommands,readonly,deviceReadonly,disableReports"
+TRACCAR_FLAGS = {"limitCommands", "readonly", "deviceReadonly", "disableReports", "disabled"}
+DEFAULT_BATCH = 200
+
+
+class DunningAccessPlatform(models.Model):
+    """A platform where customers have accounts that dunning restricts and blocks."""
+
+    _name = "dunning.access.platform"
+    _description = "Access Platform"
+    _order = "company_id, name"
+    _check_company_auto = True
+
+    name = fields.Char(required=True)
+    kind = fields.Selection(
+        [("traccar", "Traccar"), ("webhook", "Generic webhook")], required=True, default="traccar"
+    )
+    base_url = fields.Char(
+        string="URL",
+        required=True,
+        help="Traccar: the server root (https://gps.example.com). Webhook: the endpoint receiving the POSTs.",
+    )
+    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
+    active = fields.Boolean(default=True)
+    dry_run = fields.Boolean(help="Record and log what would be sent, send nothing.")
+    timeout = fields.Float(string="Timeout (s)", default=10.0)
+    max_concurrency = fields.Integer(default=4, help="Calls to this platform sent in parallel at most.")
+    retry_base_seconds = fields.Integer(default=60, help="First retry delay; doubled on every attempt.")
+    retry_max_seconds = fields.Integer(default=3600, help="Longest delay between two retries.")
+    auth_type = fields.Selection([("basic", "User and password"), ("token", "Bearer token")], default="basic")
+    username = fields.Char(groups="base.group_system")
+    password = fields.Char(groups="base.group_system")
+    token = fields.Char(string="API Token", groups="base.group_system")
+    webhook_secret = fields.Char(
+        groups="base.group_system", help="Standard Webhooks secret (whsec_ followed by base64)."
+    )
+    pull_token = fields.Char(
+        groups="base.group_system",
+        copy=False,
+        help="Bearer token the platform uses to pull a customer's state from Odoo.",
+    )
+    include_sub_users = fields.Boolean(
+        default=True, help="Traccar: restrict and block the users a customer's account manages, too."
+    )
+    restrict_flags = fields.Char(
+        default=DEFAULT_RESTRICT_FLAGS,
+        help="Traccar user flags set on restriction, in order. Blocking also sets 'disabled'.",
+    )
+    binding_ids = fields.One2many("dunning.access.binding", "platform_id", string="Accounts")
+    binding_count = fields.Integer(compute="_compute_counts")
+    pending_call_count = fields.Integer(compute="_compute_counts")
+    attention_call_count = fields.Integer(compute="_compute_counts")
+
+    _base_url_check = models.Constraint("CHECK(timeout > 0)", "The timeout must be positive.")
+
+    def _compute_counts(self):
+        Call = self.env["dunning.access.call"]
+        pending = dict(Call._read_group([("platform_id", "in", self.ids), ("state", "=", "pending")], ["platform_id"], ["__count"]))
+        attention = dict(Call._read_group([("platform_id", "in", self.ids), ("state", "=", "attention")], ["platform_id"], ["__count"]))
+        bindings = dict(self.env["dunning.access.binding"]._read_group([("platform_id", "in", self.ids)], ["platform_id"], ["__count"]))
+        for platform in self:
+            platform.binding_count = bindings.get(platform, 0)
+            platform.pending_call_count = pending.get(platform, 0)
+            platform.attention_call_count = attention.get(platform, 0)
+
+    @api.constrains("base_url", "restrict_flags", "max_concurrency", "retry_base_seconds", "retry_max_seconds")
+    def _check_settings(self):
+        for platform in self:
+            if not (platform.base_url or "").startswith(("http://", "https://")):
+                raise ValidationError(_("The URL of platform “%s” must start with http:// or https://.", platform.name))
+            flags = platform._get_restrict_flags()
+            unknown = set(flags) - TRACCAR_FLAGS
+            if platform.kind == "traccar" and (unknown or not flags):
+                raise ValidationError(
+                    _("Unknown Traccar flags: %(flags)s. Use %(known)s.",
+                      flags=", ".join(sorted(unknown)) or "-", known=DEFAULT_RESTRICT_FLAGS)
+                )
+            if platform.max_concurrency < 1 or platform.retry_base_seconds < 1 or platform.retry_max_seconds < platform.retry_base_seconds:
+                raise ValidationError(_("Concurrency and retry delays must be positive (maximum ≥ first delay)."))
+
+    def _get_restrict_flags(self):
+        self.ensure_one()
+        return [f.strip() for f in (self.restrict_flags or "").split(",") if f.strip()]
+
+    def action_generate_pull_token(self):
+        for platform in self:
+            platform.sudo().pull_token = secrets.token_urlsafe(32)
+
+    def action_view_calls(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Access calls"),
+            "res_model": "dunning.access.call",
+            "view_mode": "list,form",
+            "domain": [("platform_id", "=", self.id)],
+        }
+
+    def action_retry_attention(self):
+        """After fixing the credentials: send again every call that needs attention."""
+        calls = self.env["dunning.access.call"].search([("platform_id", "in", self.ids), ("state", "=", "attention")])
+        latest = {}
+        for call in calls.sorted("id"):
+            latest[call.binding_id] = call  # only the latest wish of each account
+        self.env["dunning.access.call"].union(*latest.values()).action_retry()
+
+    def action_test_connection(self):
+        self.ensure_one()
+        conf = self._transport_conf()
+        if self.kind == "traccar":
+            session = transport._session(conf)
+            try:
+                transport._request(session, conf, "GET", "/api/session")
+            except transport.TransportError as e:
+                raise UserError(_("Connection to %(name)s failed: %(error)s %(body)s", name=self.name, error=e, body=e.body[:200]))
+            finally:
+                session.close()
+        message = _("Connection to %s works.", self.name)
+        return {"type": "ir.actions.client", "tag": "display_notification",
+                "params": {"message": message, "type": "success", "sticky": False}}
+
+    # ------------------------------------------------------------------
+    # Outbox
+    # ------------------------------------------------------------------
+    def _transport_conf(self):
+        """The platform's settings as a plain dict, for the sending threads."""
+        self.ensure_one()
+        platform = self.sudo()
+        return {
+            "kind": platform.kind,
+            "base_url": platform.base_url,
+            "timeout": platform.timeout,
+            "auth_type": platform.auth_type,
+            "username": platform.username,
+            "password": platform.password,
+            "token": platform.token,
+            "webhook_secret": platform.webhook_secret,
+            "include_sub_users": platform.include_sub_users,
+            "restrict_flags": platform._get_restrict_flags(),
+        }
+
+    @api.model
+    def _claim_due_calls(self, limit):
+        """Lock the due calls: a call another worker holds is skipped, never sent twice."""
+        self.env["dunning.access.call"].flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT id FROM dunning_access_call
+                 WHERE state = 'pending' AND next_attempt <= %s
+              ORDER BY next_attempt, id
+                 LIMIT %s
+                   FOR UPDATE SKIP LOCKED
+                """,
+                fields.Datetime.now(),
+                limit,
+            )
+        )
+        return self.env["dunning.access.call"].sudo().browse([row[0] for row in self.env.cr.fetchall()])
+
+    @api.model
+    def process_outbox(self, limit=None):
+        """Send every due call; returns {"sent": n, "retry": n, "attention": n, "dry_run": n}.
+
+        Calls are claimed with row locks, their HTTP exchanges run in a thread pool
+        bounded by each platform's ``max_concurrency`` (threads never touch the ORM)
+        and their outcome is written back here. Inside the scheduled action every
+        batch is committed; elsewhere (UI, tests) it stays one transaction."""
+        autocommit = bool(self.env.context.get("ir_cron_progress_id"))
+        summary = {"sent": 0, "retry": 0, "attention": 0, "dry_run": 0}
+        batch = limit or DEFAULT_BATCH
+        while True:
+            calls = self._claim_due_calls(batch)
+            if not calls:
+                break
+            for platform in calls.platform_id:
+                platform_calls = calls.filtered(lambda c, p=platform: c.platform_id == p)
+                for key, count in platform._send_calls(platform_calls).items():
+                    summary[key] += count
+            if autocommit:
+                self.env["ir.cron"]._commit_progress(len(calls))
+            if limit:
+                break
+        self.env["dunning.access.call"]._schedule_next_run()
+        if any(summary.values()):
+            _logger.info("Access outbox processed: %s", summary)
+        return summary
+
+    @api.model
+    def _cron_process_outbox(self):
+        return self.sudo().process_outbox()
+
+    def _run_parallel(self, func, jobs):
+        """``func(*args)`` for each job, at most ``max_concurrency`` at a time."""
+        self.ensure_one()
+        if len(jobs) <= 1 or self.max_concurrency <= 1:
+            return [func(*args) for args in jobs]
+        with ThreadPoolExecutor(max_workers=min(self.max_concurrency, len(jobs))) as pool:
+            return list(pool.map(lambda args: func(*args), jobs))
+
+    def _send_calls(self, calls):
+        self.ensure_one()
+        counts = {"sent": 0, "retry": 0, "attention": 0, "dry_run": 0}
+        if self.dry_run or not self.active:
+            for call in calls:
+                _logger.info("Access dry run on %s: %s %s", self.name, call.action, call.payload)
+            calls.write({"state": "dry_run", "attempts": 0, "last_attempt": fields.Datetime.now(),
+                         "error": _("Dry run: nothing was sent.") if self.dry_run else _("Platform archived: nothing was sent.")})
+            counts["dry_run"] = len(calls)
+            return counts
+        conf = self._transport_conf()
+        if self.kind == "webhook":
+            results = self._run_parallel(
+                transport.webhook_send, [(conf, call._get_payload(), call.idempotency_key) for call in calls]
+            )
+        else:
+            # Read first and keep the snapshot of what was there before restricting,
+            # committed before anything is changed: a crash cannot lose the original.
+            reads = self._run_parallel(transport.traccar_read, [(conf, call.binding_id.external_ref) for call in calls])
+            for call, read in zip(calls, reads):
+                if read["ok"]:
+                    call.binding_id._merge_snapshot(read["users"], conf["restrict_flags"], call.target_state)
+            if self.env.context.get("ir_cron_progress_id"):
+                # Committing releases the row locks: lease the calls first so that
+                # another worker does not claim them while this one is sending.
+                lease = fields.Datetime.now() + timedelta(seconds=60 + 2 * self.timeout * len(calls))
+                calls.write({"next_attempt": lease})
+                self.env.cr.commit()
+            jobs, results = [], {}
+            for call, read in zip(calls, reads):
+                if read["ok"]:
+                    jobs.append((call, (conf, read["users"], call.target_state, call.binding_id._get_snapshot())))
+                else:
+                    results[call] = read
+            written = self._run_parallel(transport.traccar_write, [args for _c, args in jobs])
+            results.update({call: result for (call, _a), result in zip(jobs, written)})
+            results = [results[call] for call in calls]
+        for call, result in zip(calls, results):
+            counts[call._record_result(result)] += 1
+        return counts

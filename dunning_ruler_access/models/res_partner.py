@@ -1,0 +1,66 @@
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError
+
+from .dunning_access_binding import ACCESS_RANK, ACCESS_STATES
+
+
+class ResPartner(models.Model):
+    _inherit = "res.partner"
+
+    access_binding_ids = fields.One2many("dunning.access.binding", "partner_id", string="Platform Accounts")
+    access_state = fields.Selection(
+        ACCESS_STATES,
+        string="Platform Access",
+        compute="_compute_access_state",
+        store=True,
+        help="Most restrictive state over the customer's platform accounts.",
+    )
+
+    @api.depends("access_binding_ids.access_state", "access_binding_ids.active")
+    def _compute_access_state(self):
+        for partner in self:
+            states = partner.access_binding_ids.filtered("active").mapped("access_state")
+            partner.access_state = max(states, key=ACCESS_RANK.get) if states else False
+
+    def write(self, vals):
+        res = super().write(vals)
+        if "dunning_grade_id" in vals:
+            # An exempt grade lifts a restriction at once.
+            self._dunning_access_sync(_("Grade changed"))
+        return res
+
+    def _dunning_access_sync(self, why=None):
+        bindings = self.env["dunning.access.binding"].sudo().search(
+            [("partner_id", "in", self.commercial_partner_id.ids)]
+        )
+        if bindings:
+            bindings._sync(why=why)
+
+    def action_dunning_access_resync(self):
+        self._dunning_check_agent()
+        self._dunning_access_sync(_("Manual synchronisation"))
+
+    def action_dunning_trust(self, until, note=False):
+        """Provisional unblock until ``until`` (e.g. a bank slip that settles tomorrow)."""
+        if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_supervisor"):
+            raise AccessError(_("Only dunning supervisors can grant a provisional unblock."))
+        until = fields.Date.to_date(until)
+        bindings = self.env["dunning.access.binding"].sudo().search(
+            [("partner_id", "in", self.commercial_partner_id.ids), ("company_id", "in", self.env.companies.ids)]
+        )
+        bindings.write({"trust_until": until, "trust_note": note})
+        why = _("Provisional unblock until %(date)s by %(user)s: %(note)s", date=until, user=self.env.user.name, note=note or "-")
+        bindings._sync(why=why)
+        for partner in self.commercial_partner_id:
+            partner.sudo()._message_log(body=why)
+        return True
+
+    def action_open_dunning_trust_wizard(self):
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Provisional unblock"),
+            "res_model": "dunning.access.trust.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_partner_ids": self.commercial_partner_id.ids},
+        }

@@ -1,0 +1,1 @@
+from . import dunning_access_trust_wizard
