@@ -167,7 +167,10 @@ class ResPartner(models.Model):
                 level=levels.browse(step.level_id).name,
                 user=self.env.user.name,
             )
-            vals_list.append(self._dunning_manual_event_vals(partner, body, step))
+            vals = self._dunning_manual_event_vals(partner, body, step)
+            # Skipped, not done: nothing was sent, and analytics must not count it.
+            vals["state"] = "skipped"
+            vals_list.append(vals)
             bodies[partner.id] = body
         events = self.env["dunning.event"].sudo().create(vals_list)
         engine._mark_reached(steps, today)

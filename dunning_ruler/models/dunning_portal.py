@@ -25,15 +25,25 @@ class ResPartner(models.Model):
         next_level = next_date = False
         open_moves = moves.filtered(lambda m: m.invoice_date_due and not m.dunning_excluded)
         if grade and not grade.no_dunning and open_moves:
-            ladder = grade.ruler_id.level_ids.sorted("offset_days")
+            oldest = min(open_moves.mapped("invoice_date_due"))
+
+            def level_date(lvl):
+                grace = grade.grace_days if lvl.offset_days > 0 else 0
+                return oldest + timedelta(days=lvl.offset_days + grace)
+
             current = level.offset_days if level else None
-            next_level = next((lvl for lvl in ladder if current is None or lvl.offset_days > current), False)
-            if next_level:
-                oldest = min(open_moves.mapped("invoice_date_due"))
-                grace = grade.grace_days if next_level.offset_days > 0 else 0
-                next_date = max(oldest + timedelta(days=next_level.offset_days + grace), today)
-                if commercial.dunning_hold_until and commercial.dunning_hold_until > next_date:
-                    next_date = commercial.dunning_hold_until
+            ahead = [
+                lvl for lvl in grade.ruler_id.level_ids.sorted("offset_days")
+                if current is None or lvl.offset_days > current
+            ]
+            # Like the engine: of the levels already due, only the highest communicates.
+            due_now = [lvl for lvl in ahead if level_date(lvl) <= today]
+            if due_now:
+                next_level, next_date = due_now[-1], today
+            elif ahead:
+                next_level, next_date = ahead[0], level_date(ahead[0])
+            if next_level and commercial.dunning_hold_until and commercial.dunning_hold_until > next_date:
+                next_date = commercial.dunning_hold_until
         return {
             "dunning_partner": commercial,
             "overdue_invoices": overdue,

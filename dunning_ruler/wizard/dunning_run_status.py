@@ -16,6 +16,14 @@ class DunningRunStatus(models.TransientModel):
     progress = fields.Float(compute="_compute_progress")
     last_run = fields.Datetime(string="Last Run", compute="_compute_progress")
     started = fields.Datetime(default=fields.Datetime.now, readonly=True)
+    # Progress records of earlier runs are ignored: only those created after this one count.
+    progress_floor_id = fields.Integer(default=lambda self: self._default_progress_floor(), readonly=True)
+
+    @api.model
+    def _default_progress_floor(self):
+        cron = self.env.ref("dunning_ruler.ir_cron_dunning_run").sudo()
+        last = self.env["ir.cron.progress"].sudo().search([("cron_id", "=", cron.id)], order="id desc", limit=1)
+        return last.id or 0
 
     @api.depends_context("uid")
     def _compute_progress(self):
@@ -23,7 +31,7 @@ class DunningRunStatus(models.TransientModel):
         triggers = self.env["ir.cron.trigger"].sudo().search_count([("cron_id", "=", cron.id)])
         for status in self:
             progress = self.env["ir.cron.progress"].sudo().search(
-                [("cron_id", "=", cron.id), ("create_date", ">=", status.started)], order="id desc", limit=1
+                [("cron_id", "=", cron.id), ("id", ">", status.progress_floor_id)], order="id desc", limit=1
             )
             status.cron_id = cron
             status.last_run = cron.lastcall
