@@ -28,7 +28,7 @@ class TestDunningTours(DunningCommon, HttpCase):
 
     def test_tour_preview_and_run(self):
         self.start_tour(
-            "/odoo/action-dunning_ruler.dunning_dashboard_server_action", "dunning_preview_run_tour", login="accountman"
+            "/odoo", "dunning_preview_run_tour", login="accountman"
         )
         events = self._events(self.tour_customer, state="done")
         self.assertEqual(events.level_id.name, "Overdue")

@@ -43,22 +43,37 @@ tours.add("dunning_ruler_configure_tour", {
     ],
 });
 
+const openDunningMenu = (xmlid, content) => [
+    {
+        content: "Open the Dunning menu of Invoicing",
+        trigger: ".o_menu_sections [data-menu-xmlid='dunning_ruler.menu_dunning_root']",
+        run: "click",
+    },
+    {
+        content,
+        trigger: `.dropdown-item[data-menu-xmlid='${xmlid}'], .o-dropdown-item[data-menu-xmlid='${xmlid}']`,
+        run: "click",
+    },
+];
+
 tours.add("dunning_preview_run_tour", {
     steps: () => [
         {
+            content: "Open the apps menu",
+            trigger: ".o_navbar_apps_menu button",
+            run: "click",
+        },
+        {
+            content: "Open Invoicing",
+            trigger: ".o_app[data-menu-xmlid='account.menu_finance']",
+            run: "click",
+        },
+        ...openDunningMenu("dunning_ruler.menu_dunning_dashboard", "One click to the dashboard"),
+        {
             content: "The dashboard lists the customer needing action today, by level",
-            trigger: ".o_kanban_group .o_kanban_record:contains('Tour Customer')",
+            trigger: ".o_kanban_group:contains('Overdue') .o_kanban_record:contains('Tour Customer')",
         },
-        {
-            content: "Open the Dunning menu",
-            trigger: ".o_menu_sections button:contains('Dunning'), .o_menu_sections a:contains('Dunning')",
-            run: "click",
-        },
-        {
-            content: "Open the preview",
-            trigger: ".dropdown-item:contains('Preview')",
-            run: "click",
-        },
+        ...openDunningMenu("dunning_ruler.menu_dunning_preview", "Open the preview"),
         {
             content: "Compute the dry run",
             trigger: ".modal button[name=action_compute]:contains('Preview')",
