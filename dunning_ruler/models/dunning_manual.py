@@ -98,6 +98,20 @@ class ResPartner(models.Model):
                     step.move_ids.append(row["move_id"])
         return list(steps.values())
 
+    def _dunning_lock_for_manual(self):
+        """Same advisory locks as the runs: a manual step never races a run on a customer.
+        Steps are planned after locking, so what a run just did is taken into account."""
+        partner_ids = self.commercial_partner_id.ids
+        locked = self.env["dunning.engine"]._lock_partners(partner_ids)
+        if len(locked) < len(partner_ids):
+            busy = self.browse(set(partner_ids) - set(locked))
+            raise UserError(
+                self.env._(
+                    "A dunning run is processing %s right now: try again in a moment.",
+                    ", ".join(busy.mapped("display_name")),
+                )
+            )
+
     def _dunning_manual_event_vals(self, partner, body, step=None):
         vals = {
             "date": fields.Date.context_today(self),
@@ -126,11 +140,11 @@ class ResPartner(models.Model):
         """Execute the customers' next level today, through its channels."""
         self._dunning_check_agent()
         today = fields.Date.context_today(self)
+        self._dunning_lock_for_manual()
         steps = self._dunning_next_steps(self, today)
         if not steps:
             raise UserError(self.env._("There is no next dunning level to send for these customers."))
         engine = self.env["dunning.engine"]
-        engine._lock_partners([s.partner_id for s in steps])
         events = engine._execute(steps, today, origin="manual")
         partners = self.browse({s.partner_id for s in steps}).sudo()
         levels = self.env["dunning.level"].browse({s.level_id for s in steps})
@@ -152,11 +166,11 @@ class ResPartner(models.Model):
         """Mark the customers' next level as reached without sending anything."""
         self._dunning_check_agent()
         today = fields.Date.context_today(self)
+        self._dunning_lock_for_manual()
         steps = self._dunning_next_steps(self, today)
         if not steps:
             raise UserError(self.env._("There is no next dunning level to skip for these customers."))
         engine = self.env["dunning.engine"]
-        engine._lock_partners([s.partner_id for s in steps])
         partners = self.browse({s.partner_id for s in steps}).sudo()
         levels = self.env["dunning.level"].sudo().browse({s.level_id for s in steps})
         vals_list, bodies = [], {}

@@ -2,10 +2,11 @@ from datetime import timedelta
 
 from freezegun import freeze_time
 
-from odoo import Command
+from odoo import Command, sql_db
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import tagged
 
+from ..models.dunning_engine import LOCK_NAMESPACE
 from .common import DunningCommon
 
 
@@ -121,6 +122,16 @@ class TestDunningManualActions(DunningCommon):
         self.assertFalse(self._events(date=self.DUE + timedelta(days=12)))
         self._run(self.DUE + timedelta(days=15))
         self.assertEqual(self._events(date=self.DUE + timedelta(days=15)).level_id.name, "Restrict")
+
+    def test_manual_action_never_races_a_run(self):
+        self._invoice(self.customer, 1000.0)
+        # A run in another connection holds the customer's lock.
+        with sql_db.db_connect(self.env.cr.dbname).cursor() as other_cr:
+            other_cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, self.customer.id))
+            with freeze_time(self.DUE), self.assertRaisesRegex(UserError, "processing"):
+                self.customer.action_dunning_send_next_level()
+            other_cr.rollback()
+        self.assertFalse(self._events())
 
     def test_nothing_to_send(self):
         with self.assertRaises(UserError):
