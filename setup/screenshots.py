@@ -114,7 +114,8 @@ def main():
         b.goto("/odoo/action-dunning_ruler.dunning_dashboard_server_action", ".o_kanban_record")
         b.shot("dashboard")
         b.goto("/odoo/action-dunning_ruler.dunning_ruler_action", ".o_data_row")
-        b.click(".o_data_row td.o_data_cell")
+        b.js("[...document.querySelectorAll('.o_data_row')].find(r => r.textContent.includes('Standard'))"
+             ".querySelector('td.o_data_cell').click()")
         b.wait_for(".o_form_view .o_field_widget[name=level_ids] .o_data_row")
         time.sleep(1.5)
         b.shot("ruler_form")

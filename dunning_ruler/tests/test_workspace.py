@@ -68,6 +68,8 @@ class TestDunningPreview(DunningCommon):
         self.assertFalse(self._events(other))
 
     def test_dashboard_lists_today_needing_action(self):
+        # Two channels on the level: still one card for the customer.
+        self.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 0).send_letter = True
         self._invoice(self.customer, 1000.0)
         with freeze_time(self.DUE):
             action = self.env["dunning.preview"].action_open_dashboard()

@@ -134,7 +134,8 @@ class DunningPreview(models.TransientModel):
         preview = self.create({})
         preview._compute_lines()
         action = self.env["ir.actions.act_window"]._for_xml_id("dunning_ruler.dunning_preview_line_dashboard_action")
-        action["domain"] = [("preview_id", "=", preview.id)]
+        # One card per customer and level, whatever its channels.
+        action["domain"] = [("preview_id", "=", preview.id), ("is_main", "=", True)]
         return action
 
 
