@@ -62,7 +62,7 @@ class Browser:
             raise RuntimeError(f"JS error in {expression[:80]}: {result['exceptionDetails']}")
         return result.get("result", {}).get("value")
 
-    def wait_for(self, selector, timeout=30):
+    def wait_for(self, selector, timeout=120):
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.js(f"!!document.querySelector({json.dumps(selector)})"):
@@ -88,7 +88,7 @@ class Browser:
                 document.querySelector('input[name=password]').value = {json.dumps(password)};
                 document.querySelector('form.oe_login_form').submit();"""
         )
-        time.sleep(3)
+        self.wait_for("body:not(:has(form.oe_login_form))")
 
     def shot(self, name):
         data = self.call("Page.captureScreenshot", format="png")["data"]
