@@ -9,3 +9,7 @@ from . import res_partner
 from . import account_move
 from . import account_move_line
 from . import dunning_demo
+from . import dunning_letter
+from . import dunning_manual
+from . import dunning_effectiveness
+from . import dunning_portal

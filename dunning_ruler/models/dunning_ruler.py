@@ -66,19 +66,10 @@ class DunningRuler(models.Model):
         return self.sudo().run_dunning()
 
     def action_run_now(self):
-        summary = self.run_dunning()
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "title": _("Dunning run finished"),
-                "message": _(
-                    "%(done)s messages and actions done, %(skipped)s skipped, %(failed)s failed "
-                    "for %(partners)s customers.",
-                    **summary,
-                ),
-                "type": "warning" if summary["failed"] else "success",
-                "sticky": False,
-                "next": {"type": "ir.actions.client", "tag": "soft_reload"},
-            },
-        }
+        """Start the run in the background (the scheduled action, triggered now) and
+        show its progress: a long run never freezes the browser."""
+        if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
+            raise AccessError(_("Only dunning agents can run the dunning rulers."))
+        self.env.ref("dunning_ruler.ir_cron_dunning_run").sudo()._trigger()
+        status = self.env["dunning.run.status"].create({})
+        return status.action_refresh()

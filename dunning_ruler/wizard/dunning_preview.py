@@ -1,0 +1,183 @@
+from odoo import api, fields, models
+from odoo.exceptions import UserError
+
+
+def _channel_selection(self):
+    return self.env["dunning.event"]._fields["channel"].selection
+
+
+class DunningPreview(models.TransientModel):
+    """Dry run: what a run would send, restrict or block on a date, without any side effect."""
+
+    _name = "dunning.preview"
+    _description = "Dunning preview"
+
+    as_of = fields.Date(string="Run Date", required=True, default=fields.Date.context_today)
+    company_ids = fields.Many2many("res.company", string="Companies", default=lambda self: self.env.companies)
+    partner_ids = fields.Many2many(
+        "res.partner", string="Only These Customers", help="Empty: every customer with something due."
+    )
+    line_ids = fields.One2many("dunning.preview.line", "preview_id", string="Planned Steps")
+    line_count = fields.Integer(compute="_compute_totals")
+    partner_count = fields.Integer(string="Customers", compute="_compute_totals")
+    computed = fields.Boolean(readonly=True)
+
+    @api.depends("line_ids")
+    def _compute_totals(self):
+        for preview in self:
+            preview.line_count = len(preview.line_ids)
+            preview.partner_count = len(preview.line_ids.partner_id)
+
+    def _check_agent(self):
+        self.env["res.partner"]._dunning_check_agent()
+
+    def _compute_lines(self):
+        self.ensure_one()
+        self._check_agent()
+        self.line_ids.unlink()
+        engine = self.env["dunning.engine"]
+        steps = engine._preview(
+            self.as_of, self.company_ids.ids or self.env.companies.ids, self.partner_ids.commercial_partner_id.ids or None
+        )
+        executed = [s for s in steps if not s.skipped]
+        skipped_names = {}
+        levels = self.env["dunning.level"].sudo().browse({s.level_id for s in steps})
+        for step in steps:
+            if step.skipped:
+                skipped_names.setdefault(step.partner_id, []).append(levels.browse(step.level_id).name)
+        lines = self.env["account.move.line"].sudo().browse({lid for s in executed for lid in s.line_ids})
+        lines.fetch(["currency_id", "amount_residual", "amount_residual_currency", "company_currency_id"])
+        vals_list = []
+        for step in executed:
+            level = levels.browse(step.level_id)
+            step_lines = lines.browse(step.line_ids)
+            currencies = step_lines.currency_id
+            if len(currencies) == 1:
+                currency, amount = currencies, sum(step_lines.mapped("amount_residual_currency"))
+            else:
+                currency, amount = step_lines[:1].company_currency_id, sum(step_lines.mapped("amount_residual"))
+            channels = level._get_channels() or ["none"]
+            labels = dict(_channel_selection(self))
+            for channel in channels:
+                vals_list.append(
+                    {
+                        "preview_id": self.id,
+                        "partner_id": step.partner_id,
+                        "company_id": step.company_id,
+                        "grade_id": step.grade_id,
+                        "ruler_id": step.ruler_id,
+                        "level_id": step.level_id,
+                        "channel": channel,
+                        "is_main": channel == channels[0],
+                        "channels": ", ".join(str(labels.get(c, c)) for c in channels),
+                        "invoice_ids": [fields.Command.set(step.move_ids)],
+                        "amount": amount,
+                        "currency_id": currency.id,
+                        "skipped_levels": ", ".join(skipped_names.get(step.partner_id, [])),
+                    }
+                )
+        self.env["dunning.preview.line"].create(vals_list)
+        self.computed = True
+
+    def action_compute(self):
+        self._compute_lines()
+        return self._reopen()
+
+    def _reopen(self):
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Dunning preview"),
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
+    def action_run_selection(self):
+        """Run for real, on the preview date, for the customers still selected only."""
+        self.ensure_one()
+        self._check_agent()
+        if self.as_of > fields.Date.context_today(self):
+            raise UserError(self.env._("A run cannot be executed for a future date: preview only."))
+        partner_ids = self.line_ids.filtered("selected").partner_id.ids
+        if not partner_ids:
+            raise UserError(self.env._("Select at least one line to run."))
+        summary = self.env["dunning.engine"]._run(
+            as_of=self.as_of, company_ids=self.company_ids.ids or self.env.companies.ids, partner_ids=partner_ids
+        )
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("Dunning run finished"),
+                "message": self.env._(
+                    "%(done)s messages and actions done, %(skipped)s skipped, %(failed)s failed "
+                    "for %(partners)s customers.",
+                    **summary,
+                ),
+                "type": "warning" if summary["failed"] else "success",
+                "sticky": False,
+                "next": {
+                    "type": "ir.actions.act_window",
+                    "name": self.env._("Dunning Events"),
+                    "res_model": "dunning.event",
+                    "view_mode": "list,form",
+                    "views": [(False, "list"), (False, "form")],
+                    "domain": [("date", "=", fields.Date.to_string(self.as_of)), ("partner_id", "in", partner_ids)],
+                },
+            },
+        }
+
+    @api.model
+    def action_open_dashboard(self):
+        """Customers needing action today: today's preview, as a kanban by level."""
+        preview = self.create({})
+        preview._compute_lines()
+        action = self.env["ir.actions.act_window"]._for_xml_id("dunning_ruler.dunning_preview_line_dashboard_action")
+        # One card per customer and level, whatever its channels.
+        action["domain"] = [("preview_id", "=", preview.id), ("is_main", "=", True)]
+        return action
+
+
+class DunningPreviewLine(models.TransientModel):
+    _name = "dunning.preview.line"
+    _description = "Dunning preview step"
+    _order = "partner_id, offset_days, id"
+
+    preview_id = fields.Many2one("dunning.preview", required=True, ondelete="cascade", index=True)
+    selected = fields.Boolean(default=True, help="Run for this customer.")
+    partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
+    grade_id = fields.Many2one("dunning.grade", readonly=True)
+    ruler_id = fields.Many2one("dunning.ruler", readonly=True)
+    level_id = fields.Many2one("dunning.level", readonly=True)
+    offset_days = fields.Integer(related="level_id.offset_days", store=True)
+    tone = fields.Selection(related="level_id.tone")
+    action = fields.Selection(related="level_id.action", string="Level Action")
+    channel = fields.Selection(_channel_selection, readonly=True)
+    channels = fields.Char(string="All Channels", readonly=True)
+    is_main = fields.Boolean(
+        readonly=True, help="First channel of its step: one line per customer and level, to count and sum."
+    )
+    invoice_ids = fields.Many2many("account.move", string="Invoices", readonly=True)
+    invoice_count = fields.Integer(compute="_compute_invoice_count")
+    amount = fields.Monetary(string="Amount Due", currency_field="currency_id", readonly=True)
+    currency_id = fields.Many2one("res.currency", readonly=True)
+    skipped_levels = fields.Char(
+        string="Missed Levels", readonly=True, help="Lower levels recorded as skipped: only the highest one communicates."
+    )
+    hold_until = fields.Date(related="partner_id.dunning_hold_until")
+
+    @api.depends("invoice_ids")
+    def _compute_invoice_count(self):
+        for line in self:
+            line.invoice_count = len(line.invoice_ids)
+
+    def action_open_partner(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "res.partner",
+            "res_id": self.partner_id.id,
+            "view_mode": "form",
+        }

@@ -1,0 +1,139 @@
+"""Take the README screenshots from a real browser (headless Chromium, DevTools protocol).
+
+Usage: screenshots.py BASE_URL OUT_DIR  (called by setup/screenshots, which serves the demo DB)
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+import websocket  # websocket-client, in the project venv
+
+BASE, OUT = sys.argv[1].rstrip("/"), sys.argv[2]
+WIDTH, HEIGHT = 1400, 860
+
+
+class Browser:
+    def __init__(self):
+        chrome = next(
+            (shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable") if shutil.which(b)),
+            None,
+        )
+        if not chrome:
+            sys.exit("chromium not found (apt-get install chromium)")
+        self.profile = tempfile.mkdtemp(prefix="dunning_shots_")
+        self.proc = subprocess.Popen(
+            [chrome, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
+             f"--window-size={WIDTH},{HEIGHT}", "--remote-debugging-port=0", f"--user-data-dir={self.profile}",
+             "about:blank"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        port_file = os.path.join(self.profile, "DevToolsActivePort")
+        for _ in range(100):
+            if os.path.exists(port_file) and open(port_file).read().strip():
+                break
+            time.sleep(0.1)
+        port = open(port_file).read().split()[0]
+        pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
+        page = next(p for p in pages if p["type"] == "page")
+        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60)
+        self.msg_id = 0
+        self.call("Page.enable")
+        self.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+
+    def call(self, method, **params):
+        self.msg_id += 1
+        self.ws.send(json.dumps({"id": self.msg_id, "method": method, "params": params}))
+        while True:
+            msg = json.loads(self.ws.recv())
+            if msg.get("id") == self.msg_id:
+                if "error" in msg:
+                    raise RuntimeError(f"{method}: {msg['error']}")
+                return msg.get("result", {})
+
+    def js(self, expression):
+        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+        if result.get("exceptionDetails"):
+            raise RuntimeError(f"JS error in {expression[:80]}: {result['exceptionDetails']}")
+        return result.get("result", {}).get("value")
+
+    def wait_for(self, selector, timeout=120):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.js(f"!!document.querySelector({json.dumps(selector)})"):
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"{selector} not found on {self.js('location.href')}")
+
+    def goto(self, path, selector):
+        self.call("Page.navigate", url=BASE + path)
+        time.sleep(0.5)
+        self.wait_for(selector)
+        time.sleep(1.5)  # let fonts, charts and animations settle
+
+    def click(self, selector):
+        self.wait_for(selector)
+        self.js(f"document.querySelector({json.dumps(selector)}).click()")
+
+    def login(self, login, password):
+        self.call("Network.clearBrowserCookies")
+        self.goto("/web/login", "input[name=login]")
+        self.js(
+            f"""document.querySelector('input[name=login]').value = {json.dumps(login)};
+                document.querySelector('input[name=password]').value = {json.dumps(password)};
+                document.querySelector('form.oe_login_form').submit();"""
+        )
+        self.wait_for("body:not(:has(form.oe_login_form))")
+
+    def shot(self, name):
+        data = self.call("Page.captureScreenshot", format="png")["data"]
+        import base64
+
+        path = os.path.join(OUT, f"{name}.png")
+        with open(path, "wb") as f:
+            f.write(base64.b64decode(data))
+        print(f"[screenshots] {path}")
+
+    def close(self):
+        self.ws.close()
+        self.proc.terminate()
+        self.proc.wait(10)
+        shutil.rmtree(self.profile, ignore_errors=True)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    b = Browser()
+    try:
+        b.login("admin", "admin")
+        b.goto("/odoo/action-dunning_ruler.dunning_dashboard_server_action", ".o_kanban_record")
+        b.shot("dashboard")
+        b.goto("/odoo/action-dunning_ruler.dunning_ruler_action", ".o_data_row")
+        b.js("[...document.querySelectorAll('.o_data_row')].find(r => r.textContent.includes('Standard'))"
+             ".querySelector('td.o_data_cell').click()")
+        b.wait_for(".o_form_view .o_field_widget[name=level_ids] .o_data_row")
+        time.sleep(1.5)
+        b.shot("ruler_form")
+        b.goto("/odoo/action-dunning_ruler.dunning_event_action", ".o_data_row")
+        b.click(".o_menu_sections [data-menu-xmlid='dunning_ruler.menu_dunning_root']")
+        b.click("[data-menu-xmlid='dunning_ruler.menu_dunning_preview']")
+        b.click(".modal button[name=action_compute]")
+        b.wait_for(".modal .o_field_widget[name=line_ids] .o_data_row")
+        time.sleep(1.5)
+        b.shot("preview")
+        b.goto("/odoo/action-dunning_ruler.dunning_effectiveness_action", ".o_pivot")
+        b.shot("effectiveness")
+        b.login("portal", "portal")
+        b.goto("/my/dunning", ".o_portal_dunning")
+        b.shot("portal")
+    finally:
+        b.close()
+
+
+if __name__ == "__main__":
+    main()
