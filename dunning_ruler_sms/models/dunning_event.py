@@ -181,7 +181,7 @@ class DunningEvent(models.Model):
         for opening, events in waiting.items():
             events.write({"state": "pending", "scheduled_at": opening})
         if waiting:
-            self.env.ref("dunning_ruler_sms.ir_cron_dunning_phone_pending")._trigger(at=min(waiting))
+            self.env.ref("dunning_ruler_sms.ir_cron_dunning_phone_pending").sudo()._trigger(at=min(waiting))
         ready._dunning_phone_queue()
 
     def _dunning_phone_render_record(self, template):
@@ -206,7 +206,8 @@ class DunningEvent(models.Model):
             )[record.id]
             body = sms_normalize_text(body).strip()
             recipient = event._dunning_recipient()
-            message = event.partner_id.with_context(mail_notify_force_send=False)._message_sms(
+            # In the event's company: Odoo picks the SMS provider from the message's company.
+            message = event.partner_id.with_company(event.company_id)._message_sms(
                 body,
                 partner_ids=recipient.ids,
                 sms_pid_to_number={recipient.id: event.phone_number},

@@ -32,6 +32,8 @@ class TestDunningSms(SmsDunningCommon):
             sms = self.env["sms.sms"].sudo().search([("dunning_event_id", "=", event.id)])
             self.assertRecordValues(sms, [{"number": number, "state": "outgoing", "uuid": event.sms_uuid}])
             self.assertEqual(sms.partner_id, partner)
+            self.assertEqual(sms.mail_message_id.record_company_id, self.company)
+            self.assertEqual(sms._get_sms_company(), self.company)
             self.assertEqual(event.delivery_status, "ready", "the message's notification waits in Odoo's queue")
             self.assertEqual(sms.sms_tracker_id.mail_notification_id.notification_type, "sms")
         invalid = self._sms_events(self.customer_invalid)
