@@ -19,7 +19,7 @@ class TestWhatsapp(SmsDunningCommon):
         )
         cls.wa_template = cls.env["sms.template"].create(
             {"name": "WA overdue", "model_id": cls.env.ref("base.model_res_partner").id,
-             "body": "{{ object.dunning_sms_company }}: {{ object.dunning_sms_amount }} due {{ object.dunning_sms_due_date }} ({{ object.dunning_sms_invoices }})"}
+             "body": "{{ object.dunning_sms_company }}: {{ object.dunning_sms_amount }} due {{ object.dunning_sms_due_date }} ({{ object.dunning_sms_invoices }}) {{ object.dunning_sms_pay_url }}"}
         )
         # WhatsApp only on the due date level, SMS stays on.
         cls.level_due = cls.ruler.level_ids.filtered(lambda l: l.offset_days == 0)
@@ -45,6 +45,7 @@ class TestWhatsapp(SmsDunningCommon):
         text = request["json"]["text"]["body"]
         self.assertIn("321.50", text)
         self.assertIn(invoice.name, text)
+        self.assertIn(f"/my/invoices/{invoice.id}?access_token=", text)
         # The SMS of the same level went to the SMS gateway, once.
         self.assertEqual(len(self.gateway_double.requests), 1)
         self.assertEqual(self.gateway_double.requests[0]["json"]["channel"], "sms")
