@@ -39,8 +39,11 @@ class SmsSms(models.Model):
             api._set_company(gateway.company_id)
             yield api, gateway_sms
         if no_gateway:
-            # Never hand a WhatsApp message to an SMS provider.
-            yield SmsApiHttpGateway(self.env), no_gateway
+            # Never hand a WhatsApp message to an SMS provider: fail it instead.
+            for company, company_sms in no_gateway.grouped(lambda s: s._get_sms_company()).items():
+                api = SmsApiHttpGateway(self.env, channel="whatsapp")
+                api._set_company(company)
+                yield api, company_sms
         if others:
             yield from super(SmsSms, others)._split_by_api()
 

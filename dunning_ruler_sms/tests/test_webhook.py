@@ -74,3 +74,31 @@ class TestGatewayWebhook(HttpCase):
         self.assertEqual(self.url_open("/dunning_ruler_sms/gateway/999999/status", data="{}").status_code, 404)
         self.notification.invalidate_recordset()
         self.assertEqual(self.notification.notification_status, "pending")
+
+
+@tagged("post_install", "-at_install")
+class TestWebhookSignatureFallback(HttpCase):
+    """The pure-python verification used when the standardwebhooks package is absent."""
+
+    def test_fallback_verification(self):
+        from unittest.mock import patch
+
+        secret = webhook.generate_secret()
+        body = json.dumps({"data": {"status": "sent"}})
+        now = int(time.time())
+        headers = {"webhook-id": "msg_1", "webhook-timestamp": str(now),
+                   "webhook-signature": "v1,Ym9ndXM= " + webhook.sign(secret, "msg_1", now, body)}
+        with patch.object(webhook, "_StandardWebhook", None):
+            self.assertEqual(webhook.verify(secret, body.encode(), headers), {"data": {"status": "sent"}})
+            with self.assertRaises(webhook.WebhookVerificationError):
+                webhook.verify(secret, body.encode() + b" ", headers)
+            with self.assertRaises(webhook.WebhookVerificationError):
+                webhook.verify(webhook.generate_secret(), body.encode(), headers)
+            stale = dict(headers, **{"webhook-timestamp": str(now - 3600)})
+            stale["webhook-signature"] = webhook.sign(secret, "msg_1", now - 3600, body)
+            with self.assertRaises(webhook.WebhookVerificationError):
+                webhook.verify(secret, body.encode(), stale)
+            with self.assertRaises(webhook.WebhookVerificationError):
+                webhook.verify(secret, body.encode(), {"webhook-id": "x"})
+        # And the reference implementation accepts what we sign.
+        self.assertEqual(webhook.verify(secret, body.encode(), headers), {"data": {"status": "sent"}})

@@ -73,3 +73,16 @@ class TestWhatsapp(SmsDunningCommon):
         self.assertIn("WhatsApp gateway", event.failure_reason)
         self.assertEqual(len(self.gateway_double.requests), 1, "only the SMS")
         self.assertEqual(self._sms_events(self.customer_es).state, "done")
+
+    def test_whatsapp_message_whose_gateway_was_removed_is_not_sent_by_sms(self):
+        self.company.sudo().whatsapp_http_gateway_id = self.wa_gateway
+        self._invoice(self.customer_us, 10.0)
+        with freeze_time(WORKING_HOURS):
+            self._run(self.DUE)
+            self.company.sudo().whatsapp_http_gateway_id = False
+            self._flush_sms_queue()
+        event = self._sms_events(self.customer_us, channel="whatsapp")
+        self.assertEqual(event.delivery_status, "exception")
+        self.assertIn("No whatsapp HTTP gateway", event.delivery_failure)
+        self.assertEqual([r["json"]["channel"] for r in self.gateway_double.requests], ["sms"])
+        self.assertFalse(self.wa_double.requests)

@@ -9,19 +9,22 @@ class SmsApiHttpGateway(SmsApiBase):
         "gateway_auth": "sms_acc",
     }
 
-    def __init__(self, env, account=None, gateway=None):
+    def __init__(self, env, account=None, gateway=None, channel="sms"):
         super().__init__(env, account=account)
         self.gateway = gateway
+        self.channel = channel
 
     def _get_gateway(self):
-        return self.gateway or self.company.sudo().sms_http_gateway_id
+        return self.gateway or self.company._get_http_gateway(self.channel)
 
     def _send_sms_batch(self, messages, delivery_reports_url=False):
         gateway = self._get_gateway()
         if not gateway:
             return [
                 {"uuid": number["uuid"], "state": "gateway_missing",
-                 "failure_reason": self.env._("No HTTP gateway is configured for %s.", self.company.name)}
+                 "failure_reason": self.env._(
+                    "No %(channel)s HTTP gateway is configured for %(company)s.",
+                    channel=self.channel, company=self.company.name)}
                 for message in messages
                 for number in message["numbers"]
             ]
