@@ -82,7 +82,7 @@ class TestHttpGateway(SmsDunningCommon):
         self.assertEqual(sms.state, "error")
         self.assertIn("result.status=rejected", self._notification(event).failure_reason)
 
-        event2, sms2 = self._queue_sms(self.customer_pt)
+        _event2, sms2 = self._queue_sms(self.customer_pt)
         self.gateway_double.answer(202, {"result": {"status": "accepted", "id": "abc-9"}})
         self._flush_sms_queue()
         self.assertEqual(sms2.state, "pending")
