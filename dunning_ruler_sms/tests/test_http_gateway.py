@@ -27,6 +27,7 @@ class TestHttpGateway(SmsDunningCommon):
 
     def test_request_and_success(self):
         event, sms = self._queue_sms(self.customer_br)
+        self.gateway_double.answer(201, {"id": "msg-771", "status": "queued"})
         self._flush_sms_queue()
         [request] = self.gateway_double.requests
         self.assertEqual(request["path"], "/v1/messages")
@@ -47,7 +48,7 @@ class TestHttpGateway(SmsDunningCommon):
         self.assertRecordValues(sms, [{"state": "pending", "to_delete": True}])
         tracker = sms.sms_tracker_id
         self.assertEqual(tracker.http_gateway_id, self.gateway)
-        self.assertEqual(tracker.http_gateway_message_id, "gw-1")
+        self.assertEqual(tracker.http_gateway_message_id, "msg-771")
         self.assertEqual(self._notification(event).notification_status, "pending")
         self.assertEqual(event.delivery_status, "pending")
 
@@ -115,3 +116,26 @@ class TestHttpGateway(SmsDunningCommon):
             self.company.sudo().sms_http_gateway_id = self.env["sms.http.gateway"].sudo().create(
                 {"name": "WA", "url": "https://wa.example.com", "channel": "whatsapp"}
             )
+
+    def test_each_company_uses_its_own_gateway(self):
+        other = self.env["res.company"].sudo().create({"name": "Fleet Brasil Ltda", "country_id": self.env.ref("base.br").id})
+        other_gateway = self.env["sms.http.gateway"].sudo().create(
+            {"name": "BR gateway", "company_id": other.id, "url": self.gateway_double.url,
+             "auth_header_name": "X-Api-Key", "auth_header_value": "br-key"}
+        )
+        other.sms_http_gateway_id = other_gateway
+        event_a, sms_a = self._queue_sms(self.customer_es)
+        event_b = self.env["dunning.event"].sudo().create(
+            {"partner_id": self.customer_br.id, "company_id": other.id, "channel": "sms",
+             "currency_id": other.currency_id.id, "phone_number": "+5511912345678"}
+        )
+        sms_b = self.env["sms.sms"].sudo().create(
+            {"number": "+5511912345678", "body": "Olá", "dunning_event_id": event_b.id, "partner_id": self.customer_br.id}
+        )
+        self.assertEqual(sms_b._get_sms_company(), other)
+        (sms_a | sms_b).send(unlink_sent=False)
+        by_number = {r["json"]["to"]: r["headers"] for r in self.gateway_double.requests}
+        self.assertEqual(by_number["+34612345678"]["Authorization"], "Bearer s3cr3t")
+        self.assertNotIn("X-Api-Key", by_number["+34612345678"])
+        self.assertEqual(by_number["+5511912345678"]["X-Api-Key"], "br-key")
+        self.assertEqual((sms_a | sms_b).mapped("state"), ["pending", "pending"])
