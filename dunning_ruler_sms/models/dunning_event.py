@@ -201,10 +201,19 @@ class DunningEvent(models.Model):
             channel = event.channel
             template = event.level_id.sms_template_id if channel == "sms" else event.level_id.whatsapp_template_id
             record = event._dunning_phone_render_record(template)
-            body = template.with_context(dunning_event_id=event.id)._render_field(
-                "body", record.ids, compute_lang=True
-            )[record.id]
+            try:
+                body = template.with_context(dunning_event_id=event.id)._render_field(
+                    "body", record.ids, compute_lang=True
+                )[record.id]
+            except UserError as e:
+                # A broken template fails its events, not the whole run.
+                event.write({"state": "failed", "failure_reason": self.env._("Template “%(template)s”: %(error)s",
+                                                                             template=template.name, error=e.args[0])})
+                continue
             body = sms_normalize_text(body).strip()
+            if not body:
+                event.write({"state": "failed", "failure_reason": self.env._("Template “%s” rendered an empty text.", template.name)})
+                continue
             recipient = event._dunning_recipient()
             # In the event's company: Odoo picks the SMS provider from the message's company.
             message = event.partner_id.with_company(event.company_id)._message_sms(

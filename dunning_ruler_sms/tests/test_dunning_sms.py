@@ -178,3 +178,19 @@ class TestDunningSms(SmsDunningCommon):
             self.assertIn("dunning_sms_amount", body)
             self.assertIn("dunning_sms_due_date", body)
         self.assertNotIn("sms", self.env.ref("dunning_ruler.dunning_level_standard_block").sudo()._get_channels())
+
+    def test_broken_template_fails_its_events_only(self):
+        broken = self.env["sms.template"].create(
+            {"name": "Broken", "model_id": self.env.ref("base.model_res_partner").id,
+             "body": "{{ object.dunning_sms_amount.nope() }}"}
+        )
+        self.ruler_strict.level_ids.filtered(lambda l: l.offset_days == 0).sms_template_id = broken
+        risky = self._create_customer("Risky Fleet", grade=self.grade_risk, phone="+34 622 000 111")
+        self._invoice(risky, 100.0)
+        self._invoice(self.customer_es, 100.0)
+        with freeze_time(WORKING_HOURS):
+            self._run(self.DUE)
+        event = self._sms_events(risky)
+        self.assertEqual(event.state, "failed")
+        self.assertIn("Broken", event.failure_reason)
+        self.assertEqual(self._sms_events(self.customer_es).state, "done")
