@@ -1,0 +1,26 @@
+{
+    "name": "Dunning Ruler: SMS and WhatsApp",
+    "summary": "Dunning levels send short SMS (and WhatsApp) with the exact sum owed, through Odoo's SMS queue "
+    "or a generic HTTP gateway, respecting quiet hours, never twice",
+    "version": "19.0.1.0.0",
+    "category": "Accounting/Accounting",
+    "website": "https://github.com/dunning-ruler/dunning-ruler",
+    "author": "Dunning Ruler",
+    "maintainers": ["dunning-ruler"],
+    "license": "AGPL-3",
+    "installable": True,
+    "depends": ["dunning_ruler", "sms", "phone_validation"],
+    "external_dependencies": {"python": ["phonenumbers"]},
+    "data": [
+        "security/ir.model.access.csv",
+        "security/sms_http_gateway_security.xml",
+        "data/sms_template_data.xml",
+        "data/dunning_level_data.xml",
+        "data/ir_cron_data.xml",
+        "views/sms_http_gateway_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/dunning_level_views.xml",
+        "views/dunning_event_views.xml",
+        "views/sms_template_views.xml",
+    ],
+}
