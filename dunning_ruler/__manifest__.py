@@ -18,6 +18,7 @@
         "data/mail_template_data.xml",
         "data/dunning_ruler_data.xml",
         "data/ir_cron_data.xml",
+        "data/dunning_collect_data.xml",
         "views/dunning_ruler_views.xml",
         "views/dunning_grade_views.xml",
         "views/dunning_event_views.xml",
@@ -26,6 +27,7 @@
         "views/res_config_settings_views.xml",
         "views/dunning_hold_wizard_views.xml",
         "views/dunning_menus.xml",
+        "views/dunning_collect_views.xml",
     ],
     "demo": [
         "demo/dunning_demo.xml",
