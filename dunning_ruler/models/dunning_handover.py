@@ -1,3 +1,5 @@
+from collections import defaultdict
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 
@@ -63,27 +65,30 @@ class DunningHandover(models.Model):
 
     def _send_summary(self):
         """Queue the summary email to each agency (sent by the mail queue after commit)."""
+        by_template = defaultdict(lambda: self.browse())
         for handover in self:
+            if not handover.agency_id.email:
+                handover.failure_reason = self.env._("%s has no email address.", handover.agency_id.display_name)
+                continue
             template = handover.level_id.handover_mail_template_id or self.env.ref(
                 "dunning_ruler.mail_template_dunning_handover"
             )
-            agency = handover.agency_id
-            if not agency.email:
-                handover.failure_reason = self.env._("%s has no email address.", agency.display_name)
-                continue
-            subject = template._render_field("subject", handover.ids, compute_lang=True)[handover.id]
-            body = template._render_field(
-                "body_html", handover.ids, engine="qweb", compute_lang=True, options={"post_process": True}
-            )[handover.id]
-            message = handover.with_context(mail_notify_force_send=False).message_post(
-                body=body,
-                subject=subject,
-                partner_ids=agency.ids,
-                message_type="comment",
-                subtype_xmlid="mail.mt_comment",
-                email_layout_xmlid="mail.mail_notification_light",
+            by_template[template] |= handover
+        for template, handovers in by_template.items():
+            # One rendering per template for the whole batch.
+            subjects = template._render_field("subject", handovers.ids, compute_lang=True)
+            bodies = template._render_field(
+                "body_html", handovers.ids, engine="qweb", compute_lang=True, options={"post_process": True}
             )
-            handover.mail_message_id = message
+            for handover in handovers:
+                handover.mail_message_id = handover.with_context(mail_notify_force_send=False).message_post(
+                    body=bodies[handover.id],
+                    subject=subjects[handover.id],
+                    partner_ids=handover.agency_id.ids,
+                    message_type="comment",
+                    subtype_xmlid="mail.mt_comment",
+                    email_layout_xmlid="mail.mail_notification_light",
+                )
         self.partner_id._message_log_batch(
             bodies={
                 h.partner_id.id: self.env._(

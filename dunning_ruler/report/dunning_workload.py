@@ -25,6 +25,11 @@ class DunningWorkload(models.Model):
 
     def init(self):
         tools.drop_view_if_exists(self.env.cr, self._table)
+        # Same default as res.partner._dunning_default_agent: own agent, grade's, sales team leader
+        # (the latter only when sales_team is installed; upgrade this module after installing it).
+        with_team = "team_id" in self.env["res.partner"]._fields
+        team_join = SQL("LEFT JOIN crm_team t ON t.id = p.team_id") if with_team else SQL()
+        team_agent = SQL("t.user_id") if with_team else SQL("NULL::int")
         self.env.cr.execute(
             SQL(
                 """
@@ -33,7 +38,7 @@ class DunningWorkload(models.Model):
                            m.commercial_partner_id AS partner_id,
                            aml.company_id,
                            c.currency_id,
-                           COALESCE((p.dunning_user_id ->> aml.company_id::text)::int, g.user_id) AS agent_id,
+                           COALESCE((p.dunning_user_id ->> aml.company_id::text)::int, g.user_id, %s) AS agent_id,
                            g.id AS grade_id,
                            p.dunning_level_id AS level_id,
                            SUM(aml.amount_residual) AS overdue_amount,
@@ -51,6 +56,7 @@ class DunningWorkload(models.Model):
                  LEFT JOIN dunning_grade g
                         ON g.id = COALESCE((p.dunning_grade_id ->> aml.company_id::text)::int,
                                            c.dunning_default_grade_id)
+                      %s
                      WHERE aml.display_type = 'payment_term'
                        AND aml.parent_state = 'posted'
                        AND m.move_type = 'out_invoice'
@@ -59,10 +65,12 @@ class DunningWorkload(models.Model):
                        -- in dunning: reached a level (no CURRENT_DATE: the engine's own dates rule)
                        AND aml.dunning_level_id IS NOT NULL
                   GROUP BY m.commercial_partner_id, aml.company_id, c.currency_id, p.dunning_user_id,
-                           g.user_id, g.id, p.dunning_level_id
+                           g.user_id, g.id, p.dunning_level_id, agent_id
                 )
                 """,
                 SQL.identifier(self._table),
+                team_agent,
+                team_join,
             )
         )
 
