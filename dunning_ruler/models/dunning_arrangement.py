@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
 
@@ -131,7 +131,7 @@ class DunningArrangement(models.Model):
 
     def _check_agent(self):
         if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
-            raise UserError(self.env._("Only dunning agents can manage payment arrangements."))
+            raise AccessError(self.env._("Only dunning agents can manage payment arrangements."))
 
     def action_confirm(self):
         """Agree the plan: its invoices leave the ladder while it is kept."""

@@ -102,6 +102,8 @@ class DunningFee(models.Model):
                 order="id",
             ):
                 drafts.setdefault((move.company_id, move.partner_id), move)
+        # New invoices are created and posted in one batch each (posting is the costly part).
+        new_vals, new_groups = [], []
         for (mode, company, partner, _event), fees in groups.items():
             line_vals = [
                 fields.Command.create(
@@ -119,27 +121,37 @@ class DunningFee(models.Model):
                 )
                 for fee in fees
             ]
-            move = drafts.get((company, partner)) if mode == "line" else None
-            before = move.invoice_line_ids if move else self.env["account.move.line"]
-            if move:
-                move.write({"invoice_line_ids": line_vals})
-            else:
-                move = Move.with_company(company).create(
-                    {
-                        "move_type": "out_invoice",
-                        "partner_id": partner.id,
-                        "company_id": company.id,
-                        "currency_id": company.currency_id.id,
-                        "invoice_date": as_of if mode == "invoice" else False,
-                        "invoice_date_due": as_of if mode == "invoice" else False,
-                        "dunning_is_fee_invoice": True,
-                        "invoice_line_ids": line_vals,
-                    }
-                )
-                if mode == "line":
-                    drafts[company, partner] = move
-            new_lines = (move.invoice_line_ids - before).sorted("id")
-            for fee, line in zip(fees, new_lines):
-                fee.write({"fee_move_id": move.id, "fee_line_id": line.id})
-            if mode == "invoice":
-                move.action_post()
+            draft = drafts.get((company, partner)) if mode == "line" else None
+            if draft:
+                before = draft.invoice_line_ids
+                draft.write({"invoice_line_ids": line_vals})
+                fees._link((draft.invoice_line_ids - before).sorted("id"))
+                continue
+            new_vals.append(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": partner.id,
+                    "company_id": company.id,
+                    "currency_id": company.currency_id.id,
+                    "invoice_date": as_of if mode == "invoice" else False,
+                    "invoice_date_due": as_of if mode == "invoice" else False,
+                    "dunning_is_fee_invoice": True,
+                    "invoice_line_ids": line_vals,
+                }
+            )
+            new_groups.append((mode, fees))
+        if not new_vals:
+            return
+        moves = Move
+        for company in {vals["company_id"] for vals in new_vals}:
+            indexes = [i for i, vals in enumerate(new_vals) if vals["company_id"] == company]
+            created = Move.with_company(company).create([new_vals[i] for i in indexes])
+            for i, move in zip(indexes, created):
+                new_groups[i][1]._link(move.invoice_line_ids.sorted("id"))
+            moves |= created
+        moves.filtered(lambda m: m.invoice_date).action_post()
+
+    def _link(self, lines):
+        """Link each fee to its line (lines created in the fees' order)."""
+        for fee, line in zip(self, lines):
+            fee.write({"fee_move_id": line.move_id.id, "fee_line_id": line.id})

@@ -38,7 +38,7 @@ class DunningLevel(models.Model):
         string="Hand-over Email",
         domain=[("model", "=", "dunning.handover")],
         default=lambda self: self.env.ref("dunning_ruler.mail_template_dunning_handover", raise_if_not_found=False),
-        help="Summary sent to the collection agency.",
+        help="Summary sent to the collection agency (empty: the default hand-over summary).",
     )
 
     fee_mode = fields.Selection(
@@ -88,12 +88,12 @@ class DunningLevel(models.Model):
                         )
                     ) from error
 
-    @api.constrains("action", "handover_partner_id", "handover_mail_template_id")
+    @api.constrains("action", "handover_partner_id")
     def _check_handover(self):
         for level in self:
-            if level.action == "handover" and not (level.handover_partner_id and level.handover_mail_template_id):
+            if level.action == "handover" and not level.handover_partner_id:
                 raise ValidationError(
-                    self.env._("Level “%s” hands over: choose the collection agency and its email.", level.name)
+                    self.env._("Level “%s” hands over: choose the collection agency.", level.name)
                 )
 
     @api.constrains("fee_mode", "fee_amount", "fee_percent", "fee_max", "fee_product_id")

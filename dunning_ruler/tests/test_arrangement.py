@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from odoo import Command
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tests import tagged
 
 from .common import DunningCommon
@@ -67,7 +67,7 @@ class TestArrangement(DunningCommon):
         with self.assertRaisesRegex(UserError, "must match"):
             plan.action_confirm()
         self.assertEqual(plan.state, "draft")
-        with self.assertRaises(Exception):
+        with self.assertRaises(ValidationError):
             self._arrangement(invoice, [(-5, 300.0)], self.DUE)
         good = self._arrangement(invoice, [(10, 300.0)], self.DUE)
         good.action_confirm()
