@@ -129,6 +129,14 @@ class DunningArrangement(models.Model):
                 ]
             )
 
+    _LOCKED_FIELDS = {"partner_id", "company_id", "date_start", "invoice_ids", "line_ids"}
+
+    def write(self, vals):
+        # An agreed plan is a record of what was agreed: only a new plan can change it.
+        if not self.env.su and self._LOCKED_FIELDS & set(vals) and self.filtered(lambda p: p.state != "draft"):
+            raise UserError(self.env._("An agreed payment arrangement cannot be changed: cancel it and record a new one."))
+        return super().write(vals)
+
     def _check_agent(self):
         if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
             raise AccessError(self.env._("Only dunning agents can manage payment arrangements."))
@@ -284,3 +292,21 @@ class DunningArrangementLine(models.Model):
     date = fields.Date(required=True)
     amount = fields.Monetary(required=True)
     note = fields.Char()
+
+    def _check_draft(self):
+        if not self.env.su and self.arrangement_id.filtered(lambda p: p.state != "draft"):
+            raise UserError(self.env._("The instalments of an agreed payment arrangement cannot be changed."))
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        lines = super().create(vals_list)
+        lines._check_draft()
+        return lines
+
+    def write(self, vals):
+        self._check_draft()
+        return super().write(vals)
+
+    def unlink(self):
+        self._check_draft()
+        return super().unlink()

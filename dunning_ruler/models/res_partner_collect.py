@@ -66,3 +66,22 @@ class ResPartner(models.Model):
             "view_mode": "form",
             "context": {"default_partner_id": self.commercial_partner_id.id},
         }
+
+    def _message_post_after_hook(self, message, msg_values):
+        """A customer's email reply to a dunning reminder asks the responsible agent to
+        record the reason for non-payment (Log contact)."""
+        result = super()._message_post_after_hook(message, msg_values)
+        parent_id = msg_values.get("parent_id")
+        if msg_values.get("message_type") == "email" and parent_id and len(self) == 1:
+            event = self.env["dunning.event"].sudo().search([("mail_message_id", "=", parent_id)], limit=1)
+            if event:
+                partner = self.sudo().with_company(event.company_id)
+                user = event._dunning_activity_user()
+                partner.activity_schedule(
+                    activity_type_id=self.env.ref("dunning_ruler.mail_activity_type_dunning_call").id,
+                    summary=self.env._("Customer replied to “%s”: log the reason", event.level_id.name),
+                    note=self.env._("Use “Log contact” on the customer's Dunning tab to record the reason."),
+                    user_id=user.id,
+                    date_deadline=fields.Date.context_today(self),
+                )
+        return result

@@ -100,3 +100,13 @@ class TestArrangement(DunningCommon):
         with self.assertRaises(AccessError):
             plan.unlink()
         plan.with_user(self.env.user).action_cancel()
+
+    def test_agreed_plan_is_locked(self):
+        invoice = self._invoice(self.customer, 300.0)
+        plan = self._arrangement(invoice, [(10, 300.0)], self.DUE)
+        plan.action_confirm()
+        with self.assertRaises(UserError):
+            plan.line_ids.amount = 100.0
+        with self.assertRaises(UserError):
+            plan.date_start = self.DUE + timedelta(days=1)
+        plan.note = "Customer confirmed by phone"  # free notes stay editable

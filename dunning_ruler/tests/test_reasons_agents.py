@@ -116,3 +116,21 @@ class TestReasonsAndAgents(DunningCommon):
         self.assertEqual(activities.user_id, self.agent2)
         self.env.flush_all()
         self.assertEqual(Workload.search([("partner_id", "in", (self.customer | second).ids)]).agent_id, self.agent2)
+
+    def test_customer_reply_asks_agent_for_reason(self):
+        self.grade_standard.user_id = self.agent1
+        self._invoice(self.customer, 100.0)
+        self._run(self.DUE + timedelta(days=3))
+        event = self._events(state="done", channel="email")
+        self.customer.message_post(
+            body="We will pay next week, the invoice went to the wrong department.",
+            message_type="email",
+            parent_id=event.mail_message_id.id,
+            author_id=self.customer.id,
+        )
+        activity = self.customer.activity_ids.filtered(lambda a: "replied" in (a.summary or ""))
+        self.assertEqual(activity.user_id, self.agent1)
+        self.assertIn("Overdue", activity.summary)
+        # A reply to something else is not a dunning reply.
+        self.customer.message_post(body="Hello", message_type="email", author_id=self.customer.id)
+        self.assertEqual(len(self.customer.activity_ids.filtered(lambda a: "replied" in (a.summary or ""))), 1)
