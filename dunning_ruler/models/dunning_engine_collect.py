@@ -2,10 +2,14 @@
 
 Kept apart from ``dunning_engine.py``: the core only calls the hooks below."""
 
+import logging
 from collections import defaultdict
 
 from odoo import api, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL, float_round
+
+_logger = logging.getLogger(__name__)
 
 
 class DunningEngine(models.AbstractModel):
@@ -121,7 +125,13 @@ class DunningEngine(models.AbstractModel):
         event_of = {}
         for event in events.filtered(lambda e: e.state == "done"):
             event_of.setdefault((event.partner_id.id, event.level_id.id), event)
-        self.env["dunning.fee"].sudo()._charge(
-            [(s, event_of[s.partner_id, s.level_id]) for s in executed if s.level_id in fee_levels.ids],
-            as_of,
-        )
+        pairs = [(s, event_of[s.partner_id, s.level_id]) for s in executed if s.level_id in fee_levels.ids]
+        try:
+            # A booking error (no sale journal, locked period...) must not stop the reminders:
+            # the fees are left out and the reason is kept on the events.
+            with self.env.cr.savepoint():
+                self.env["dunning.fee"].sudo()._charge(pairs, as_of)
+        except UserError as error:
+            _logger.warning("Dunning fees not booked on %s: %s", as_of, error)
+            for _step, event in pairs:
+                event.failure_reason = self.env._("Fee not charged: %s", error.args[0])

@@ -88,3 +88,13 @@ class TestFees(DunningCommon):
         self._invoice(self.customer, 100.0)
         self._run(self.DUE + timedelta(days=12))  # Overdue skipped (missed run), Final executed
         self.assertEqual(self._fees().level_id, self.final)
+
+    def test_booking_error_keeps_reminders(self):
+        self._invoice(self.customer, 100.0)
+        # No sale journal left for new invoices: the fee invoice cannot be created.
+        self.env["account.journal"].search([("type", "=", "sale"), ("company_id", "=", self.company.id)]).active = False
+        self._run(self.DUE + timedelta(days=3))
+        event = self._events(state="done", channel="email")
+        self.assertTrue(event.mail_message_id, "the reminder is sent")
+        self.assertIn("Fee not charged", event.failure_reason)
+        self.assertFalse(self._fees())
