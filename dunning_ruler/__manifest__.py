@@ -18,6 +18,7 @@
         "data/mail_template_data.xml",
         "data/dunning_ruler_data.xml",
         "data/ir_cron_data.xml",
+        "data/dunning_collect_data.xml",
         "security/dunning_workspace_security.xml",
         "report/dunning_letter_report.xml",
         "views/dunning_grade_views.xml",
@@ -31,6 +32,7 @@
         "views/dunning_menus.xml",
         "views/dunning_effectiveness_views.xml",
         "views/portal_templates.xml",
+        "views/dunning_collect_views.xml",
     ],
     "assets": {
         "web.assets_tests": [

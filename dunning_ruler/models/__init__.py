@@ -13,3 +13,14 @@ from . import dunning_letter
 from . import dunning_manual
 from . import dunning_effectiveness
 from . import dunning_portal
+from . import dunning_reason
+from . import dunning_handover
+from . import dunning_arrangement
+from . import dunning_fee
+from . import dunning_level_collect
+from . import dunning_grade_collect
+from . import dunning_event_collect
+from . import dunning_engine_collect
+from . import res_company_collect
+from . import res_partner_collect
+from . import account_move_collect

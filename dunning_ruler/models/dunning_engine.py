@@ -85,11 +85,15 @@ class DunningEngine(models.AbstractModel):
                AND aml.date_maturity IS NOT NULL
                AND aml.company_id = ANY(%(company_ids)s)
                AND m.dunning_excluded IS NOT TRUE
+               -- handed over to an agency, or paused by a payment arrangement
+               AND m.dunning_handover_id IS NULL
+               AND m.dunning_arrangement_id IS NULL
                AND (p.dunning_hold_until IS NULL OR p.dunning_hold_until <= %(as_of)s)
                AND g.active AND g.no_dunning IS NOT TRUE
                AND r.active
                AND g.company_id = aml.company_id
-               AND aml.date_maturity + lvl.offset_days
+               -- days paused by payment arrangements shift the ladder: it resumes where it stopped
+               AND aml.date_maturity + COALESCE(aml.dunning_pause_days, 0) + lvl.offset_days
                    + CASE WHEN lvl.offset_days > 0 THEN COALESCE(g.grace_days, 0) ELSE 0 END <= %(as_of)s
                AND (cur.id IS NULL OR lvl.offset_days > cur.offset_days)
                %(partner_filter)s
@@ -171,6 +175,8 @@ class DunningEngine(models.AbstractModel):
         by_line = defaultdict(list)
         for row in rows:
             by_line[row["line_id"]].append(row)
+        # {(partner, level): reason} of levels whose conditions fail (see _plan_failed_conditions)
+        failed = self._plan_failed_conditions(rows, as_of)
 
         steps = {}
         for line_rows in by_line.values():
@@ -178,6 +184,10 @@ class DunningEngine(models.AbstractModel):
             min_amount = min_amounts[top["ruler_id"]]
             if min_amount > 0 and balances.get((top["company_id"], top["partner_id"]), 0.0) < min_amount:
                 continue
+            # The highest due level whose conditions hold communicates; failing levels are skipped
+            # (and count as passed, so they never re-fire).
+            eligible = [r for r in line_rows if (r["partner_id"], r["level_id"]) not in failed]
+            top = max(eligible, key=lambda r: r["offset_days"]) if eligible else None
             for row in line_rows:
                 skipped = row is not top
                 key = (row["partner_id"], row["level_id"], skipped)
@@ -191,6 +201,7 @@ class DunningEngine(models.AbstractModel):
                         level_id=row["level_id"],
                         offset_days=row["offset_days"],
                         skipped=skipped,
+                        reason=failed.get((row["partner_id"], row["level_id"]), ""),
                     )
                 step.line_ids.append(row["line_id"])
                 if row["move_id"] not in step.move_ids:
@@ -320,6 +331,8 @@ class DunningEngine(models.AbstractModel):
                 step_of_vals.append(step)
         events = Event.create(vals_list)
         self._mark_reached(steps, as_of)
+        # Before any channel renders: fees booked here are shown in the reminders.
+        self._book_fees(events, steps, as_of)
         # Dispatch per channel, in batches: each channel sets state/message/failure itself.
         to_send = events.filtered(lambda e: e.state == "done" and e.channel != "none")
         for channel in dict.fromkeys(to_send.mapped("channel")):

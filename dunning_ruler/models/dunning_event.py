@@ -179,7 +179,7 @@ class DunningEvent(models.Model):
         for event in self:
             level = event.level_id
             partner = event.partner_id
-            user = level.activity_user_id or partner.user_id or self.env.user
+            user = event._dunning_activity_user()
             activity = partner.activity_schedule(
                 activity_type_id=level.activity_type_id.id,
                 summary=level.activity_summary or level.name,

@@ -1,1 +1,2 @@
 from . import dunning_letter_report
+from . import dunning_workload

@@ -5,3 +5,9 @@ from . import test_workspace
 from . import test_letter
 from . import test_effectiveness
 from . import test_tours
+from . import test_conditions
+from . import test_handover
+from . import test_arrangement
+from . import test_fees
+from . import test_reasons_agents
+from . import test_collect_security
