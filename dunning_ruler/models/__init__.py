@@ -9,3 +9,4 @@ from . import res_partner
 from . import account_move
 from . import account_move_line
 from . import dunning_demo
+from . import ir_qweb
