@@ -16,7 +16,9 @@ the access module's outbox) only needs such a function and its name in
 """
 
 import argparse
+import json
 import logging
+import os
 import random
 import resource
 import sys
@@ -437,14 +439,21 @@ def main():
     r.add_argument("--batch-size", type=int, default=0)
     r.add_argument("--workers", type=int, default=2)
     r.add_argument("--tracemalloc", action="store_true")
+    r.add_argument("--results", help="JSON file accumulating the figures of several invocations")
     args = parser.parse_args()
     registry = _odoo(args.config, args.database)
     if args.command == "build":
         build(registry, args.size)
         return 0
     out = {}
+    if args.results and os.path.exists(args.results):
+        with open(args.results) as f:
+            out = json.load(f)
     for name in args.sections.split(","):
         SECTIONS[name](registry, args, out)
+    if args.results:
+        with open(args.results, "w") as f:
+            json.dump(out, f, default=str)
     return 0 if report(args.size, out) else 1
 
 
