@@ -357,11 +357,14 @@ def section_concurrent(registry, args, out):
     connection: they share the customers through the advisory locks."""
     results, errors = {}, []
     barrier = threading.Barrier(args.workers)
+    if args.batch_size:
+        with registry.cursor() as cr:
+            _env(cr)["ir.config_parameter"].set_param("dunning_ruler.batch_size", args.batch_size)
 
     def worker(n):
         try:
             barrier.wait()
-            results[n] = _run_once(registry, "cron", batch_size=args.batch_size)
+            results[n] = _run_once(registry, "cron")
         except Exception as e:  # noqa: BLE001 - reported below
             _logger.exception("worker %s failed", n)
             errors.append(repr(e))
