@@ -24,3 +24,4 @@ from . import dunning_engine_collect
 from . import res_company_collect
 from . import res_partner_collect
 from . import account_move_collect
+from . import ir_qweb

@@ -12,8 +12,10 @@ A run has two halves:
 """
 
 import logging
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
+
+from psycopg2.extensions import TransactionRollbackError
 
 from odoo import api, fields, models
 from odoo.tools import SQL
@@ -23,6 +25,7 @@ _logger = logging.getLogger(__name__)
 # Namespace of the advisory locks taken on customers during a run ("DUNR").
 LOCK_NAMESPACE = 0x44554E52 & 0x7FFFFFFF
 DEFAULT_BATCH_SIZE = 500
+MAX_BATCH_ATTEMPTS = 3
 
 
 @dataclass
@@ -61,42 +64,51 @@ class DunningEngine(models.AbstractModel):
             if partner_ids is not None
             else SQL()
         )
+        # The open installments are selected first (MATERIALIZED: once), then matched
+        # with the few rulers and levels. Left to itself, the planner may rescan the
+        # installments for every level when its statistics are stale (fresh database,
+        # big import): minutes instead of milliseconds.
         return SQL(
             """
-            SELECT aml.id AS line_id, aml.move_id, aml.company_id,
-                   m.commercial_partner_id AS partner_id,
+            WITH open_lines AS MATERIALIZED (
+                SELECT aml.id AS line_id, aml.move_id, aml.company_id, aml.date_maturity,
+                       aml.dunning_level_id, aml.dunning_pause_days,
+                       m.commercial_partner_id AS partner_id,
+                       COALESCE((p.dunning_grade_id ->> aml.company_id::text)::int,
+                                c.dunning_default_grade_id) AS grade_id
+                  FROM account_move_line aml
+                  JOIN account_move m ON m.id = aml.move_id
+                  JOIN res_partner p ON p.id = m.commercial_partner_id
+                  JOIN res_company c ON c.id = aml.company_id
+                 WHERE aml.display_type = 'payment_term'
+                   AND aml.parent_state = 'posted'
+                   AND m.move_type = 'out_invoice'
+                   AND aml.reconciled IS NOT TRUE
+                   AND aml.amount_residual > 0
+                   AND aml.date_maturity IS NOT NULL
+                   AND aml.company_id = ANY(%(company_ids)s)
+                   AND m.dunning_excluded IS NOT TRUE
+                   -- handed over to an agency, or paused by a payment arrangement
+                   AND m.dunning_handover_id IS NULL
+                   AND m.dunning_arrangement_id IS NULL
+                   AND (p.dunning_hold_until IS NULL OR p.dunning_hold_until <= %(as_of)s)
+                   %(partner_filter)s
+            )
+            SELECT aml.line_id, aml.move_id, aml.company_id, aml.partner_id,
                    g.id AS grade_id, r.id AS ruler_id,
                    lvl.id AS level_id, lvl.offset_days
-              FROM account_move_line aml
-              JOIN account_move m ON m.id = aml.move_id
-              JOIN res_partner p ON p.id = m.commercial_partner_id
-              JOIN res_company c ON c.id = aml.company_id
-              JOIN dunning_grade g
-                ON g.id = COALESCE((p.dunning_grade_id ->> aml.company_id::text)::int,
-                                   c.dunning_default_grade_id)
+              FROM open_lines aml
+              JOIN dunning_grade g ON g.id = aml.grade_id
               JOIN dunning_ruler r ON r.id = g.ruler_id
               JOIN dunning_level lvl ON lvl.ruler_id = r.id
          LEFT JOIN dunning_level cur ON cur.id = aml.dunning_level_id
-             WHERE aml.display_type = 'payment_term'
-               AND aml.parent_state = 'posted'
-               AND m.move_type = 'out_invoice'
-               AND aml.reconciled IS NOT TRUE
-               AND aml.amount_residual > 0
-               AND aml.date_maturity IS NOT NULL
-               AND aml.company_id = ANY(%(company_ids)s)
-               AND m.dunning_excluded IS NOT TRUE
-               -- handed over to an agency, or paused by a payment arrangement
-               AND m.dunning_handover_id IS NULL
-               AND m.dunning_arrangement_id IS NULL
-               AND (p.dunning_hold_until IS NULL OR p.dunning_hold_until <= %(as_of)s)
-               AND g.active AND g.no_dunning IS NOT TRUE
+             WHERE g.active AND g.no_dunning IS NOT TRUE
                AND r.active
                AND g.company_id = aml.company_id
                -- days paused by payment arrangements shift the ladder: it resumes where it stopped
                AND aml.date_maturity + COALESCE(aml.dunning_pause_days, 0) + lvl.offset_days
                    + CASE WHEN lvl.offset_days > 0 THEN COALESCE(g.grace_days, 0) ELSE 0 END <= %(as_of)s
                AND (cur.id IS NULL OR lvl.offset_days > cur.offset_days)
-               %(partner_filter)s
             """,
             company_ids=list(company_ids),
             as_of=as_of,
@@ -264,22 +276,42 @@ class DunningEngine(models.AbstractModel):
             self.env["ir.cron"]._commit_progress(remaining=len(candidates))
         for start in range(0, len(candidates), batch_size):
             chunk = candidates[start : start + batch_size]
-            locked = self._lock_partners(chunk)
+            for attempt in range(1, MAX_BATCH_ATTEMPTS + 1):
+                try:
+                    locked, steps, events = self._run_batch(chunk, as_of, company_ids)
+                    break
+                except TransactionRollbackError:
+                    # Another transaction changed these installments after this one's
+                    # snapshot (a worker that just committed them, a payment being
+                    # reconciled): between committed batches, retrying on a fresh
+                    # snapshot skips whatever it already did. In one transaction the
+                    # caller (e.g. the HTTP layer) retries the whole run.
+                    if not autocommit or attempt == MAX_BATCH_ATTEMPTS:
+                        raise
+                    _logger.info("Dunning batch conflict, retrying (%s/%s)", attempt, MAX_BATCH_ATTEMPTS)
+                    self.env.cr.rollback()
             summary["locked"] += len(chunk) - len(locked)
-            # Re-read after locking: another run may have committed these customers meanwhile.
-            steps = self._plan(as_of, company_ids, locked)
-            events = self._execute(steps, as_of)
             summary["partners"] += len({s.partner_id for s in steps})
             summary["invoices"] += len({m for s in steps if not s.skipped for m in s.move_ids})
             summary["events"] += len(events)
-            for state in ("done", "skipped", "failed"):
-                summary[state] += len(events.filtered(lambda e, st=state: e.state == st))
+            for state, count in Counter(events.mapped("state")).items():
+                summary[state] += count
             if autocommit:
                 time_left = self.env["ir.cron"]._commit_progress(len(chunk))
-                if not time_left:
-                    break
+            # The ORM cache only holds the current batch: memory is bounded by the
+            # batch size, not by the number of invoices.
+            self.env.invalidate_all()
+            if autocommit and not time_left:
+                break
         _logger.info("Dunning run of %s: %s", as_of, summary)
         return summary
+
+    @api.model
+    def _run_batch(self, partner_ids, as_of, company_ids):
+        locked = self._lock_partners(partner_ids)
+        # Re-read after locking: another run may have committed these customers meanwhile.
+        steps = self._plan(as_of, company_ids, locked)
+        return locked, steps, self._execute(steps, as_of)
 
     @api.model
     def _execute(self, steps, as_of, origin="run"):

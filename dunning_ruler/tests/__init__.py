@@ -11,3 +11,4 @@ from . import test_arrangement
 from . import test_fees
 from . import test_reasons_agents
 from . import test_collect_security
+from . import test_performance

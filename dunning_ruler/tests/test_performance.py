@@ -1,0 +1,151 @@
+import difflib
+from datetime import timedelta
+from unittest.mock import patch
+
+from odoo import Command
+from odoo.sql_db import Cursor
+from odoo.tests import tagged
+from odoo.tools import SQL
+
+from .common import DunningCommon
+
+
+@tagged("post_install", "-at_install")
+class TestDunningPerformance(DunningCommon):
+    """The run scales with batches, not invoices, and its batched email path creates
+    exactly what the reference ``message_post`` path creates."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.env["res.lang"]._activate_lang("fr_FR")
+
+    def _customers_with_invoices(self, n_customers, per_customer=5, tag="c"):
+        """Customers each with ``per_customer`` posted invoices due 10 days apart,
+        created in one batch (no per-invoice flow)."""
+        partners = self.env["res.partner"].create(
+            [
+                {
+                    "name": f"Perf {tag} {i}",
+                    "is_company": True,
+                    "email": f"perf.{tag}.{i}@example.com",
+                    "lang": "fr_FR" if i % 3 == 0 else "en_US",
+                }
+                for i in range(n_customers)
+            ]
+        )
+        moves = self.env["account.move"].create(
+            [
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": partner.id,
+                    "invoice_date": self.DUE - timedelta(days=10 * k + 30),
+                    "invoice_date_due": self.DUE - timedelta(days=10 * k),
+                    "invoice_line_ids": [
+                        Command.create({"name": "GPS", "quantity": 1, "price_unit": 100.0 + k, "tax_ids": []})
+                    ],
+                }
+                for partner in partners
+                for k in range(per_customer)
+            ]
+        )
+        moves.action_post()
+        self.env.flush_all()
+        # Statistics of the cloned template say these tables are empty: give the
+        # planner the real sizes, as autovacuum would on a live database.
+        self.cr.execute("ANALYZE account_move, account_move_line, res_partner")
+        return partners
+
+    def _run_queries(self, day, partners):
+        """Queries of a run: (reads and other statements, INSERT/UPDATE statements, summary)."""
+        # Pending recomputations of the set-up are not the run's.
+        self.env["dunning.engine"]._candidate_partner_ids(day, self.env.companies.ids)
+        queries = []
+        execute = Cursor.execute
+
+        def spy(cr, query, params=None, log_exceptions=True):
+            queries.append(str(query.code if isinstance(query, SQL) else query).lstrip())
+            return execute(cr, query, params, log_exceptions)
+
+        with patch.object(Cursor, "execute", spy):
+            summary = self.env["dunning.engine"]._run(as_of=day, partner_ids=partners.ids)
+            self.env.flush_all()
+        writes = [q for q in queries if q.startswith(("INSERT", "UPDATE"))]
+        return [q for q in queries if q not in writes], len(writes), summary
+
+    def test_queries_grow_with_batches_not_invoices(self):
+        day = self.DUE + timedelta(days=1)
+        warm = self._customers_with_invoices(3, tag="warm")
+        small = self._customers_with_invoices(10, tag="small")
+        large = self._customers_with_invoices(100, tag="large")
+        batched = self._customers_with_invoices(100, tag="batched")
+        self.env["dunning.engine"]._run(as_of=day, partner_ids=warm.ids)  # warm the registry caches
+        small, small_inserts, small_summary = self._run_queries(day, small)
+        large, large_inserts, large_summary = self._run_queries(day, large)
+        self.assertEqual(small_summary["invoices"], 50)
+        self.assertEqual(large_summary["invoices"], 500)
+        self.assertEqual(large_summary["done"], 10 * small_summary["done"], "same mix of levels and languages")
+        self.assertEqual(
+            len(large),
+            len(small),
+            "one batch of 500 invoices reads as much as one batch of 50:\n"
+            + "\n".join(difflib.unified_diff([q[:300] for q in small], [q[:300] for q in large], lineterm="", n=0)),
+        )
+        # The ORM writes rows in INSERT/UPDATE statements of at most 100 rows each.
+        self.assertLess(large_inserts, 4 * small_inserts, (small_inserts, large_inserts))
+        # Two batches of 50 customers: a second batch's worth of reads, not 50 customers' worth.
+        self.env["ir.config_parameter"].set_param("dunning_ruler.batch_size", 50)
+        batched, _batched_inserts, batched_summary = self._run_queries(day, batched)
+        self.assertEqual(batched_summary["invoices"], 500)
+        self.assertLess(len(batched), 3 * len(large))
+        self.assertGreater(len(batched), len(large))
+
+    def _mail_of(self, message):
+        return self.env["mail.mail"].search([("mail_message_id", "=", message.id)])
+
+    def test_batched_email_matches_message_post(self):
+        partners = self._customers_with_invoices(2, per_customer=1, tag="cmp")
+        self._run(self.DUE + timedelta(days=3))
+        for partner in partners:
+            event = self._events(partner, state="done", channel="email")
+            self.assertEqual(len(event), 1)
+            fast = event.mail_message_id
+            # The reference path, on the same event: what message_post creates.
+            ref = event._dunning_message_post(partner, fast.subject, event.message)
+            for fname in (
+                "body", "subject", "author_id", "email_from", "reply_to", "model", "res_id", "message_type",
+                "subtype_id", "partner_ids", "email_layout_xmlid", "record_company_id", "record_alias_domain_id",
+                "email_add_signature", "record_name", "parent_id",
+            ):
+                self.assertEqual(fast[fname], ref[fname], fname)
+            fast_mail, ref_mail = self._mail_of(fast), self._mail_of(ref)
+            self.assertEqual(len(fast_mail), 1)
+            for fname in ("body_html", "headers", "auto_delete", "state", "recipient_ids", "is_notification",
+                          "email_from", "reply_to", "subject"):
+                self.assertEqual(fast_mail[fname], ref_mail[fname], fname)
+            self.assertEqual(fast_mail.state, "outgoing", "queued, not sent")
+            self.assertIn(fast.message_id, ref_mail.references)
+            self.assertIn(partner.name, fast_mail.body_html)
+            for message in (fast, ref):
+                notif = message.notification_ids
+                self.assertEqual(notif.res_partner_id, partner)
+                self.assertEqual(
+                    (notif.notification_type, notif.notification_status, notif.is_read), ("email", "ready", True)
+                )
+            self.assertEqual(
+                partner.message_follower_ids.partner_id, ref.author_id, "the author follows, as with message_post"
+            )
+
+    def test_followers_take_the_reference_path(self):
+        """A salesperson following the customer is notified like with message_post."""
+        partner = self._customers_with_invoices(1, per_customer=1, tag="fol")
+        follower = self.env["res.users"].create(
+            {"name": "Sales", "login": "perf_sales", "email": "sales@example.com", "notification_type": "email",
+             "group_ids": [Command.set(self.env.ref("base.group_user").ids)]}
+        )
+        partner.message_subscribe(partner_ids=follower.partner_id.ids)
+        self._run(self.DUE + timedelta(days=3))
+        message = self._events(partner, state="done", channel="email").mail_message_id
+        self.assertEqual(
+            message.notification_ids.res_partner_id, partner | follower.partner_id, "customer and follower notified"
+        )

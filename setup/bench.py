@@ -1,0 +1,464 @@
+"""Dunning benchmark: build a large data set, run the dunning, print the figures.
+
+Driven by ``setup/bench`` (which prepares the databases); usable alone:
+
+    python setup/bench.py -c odoo.conf -d DB build --size 100000
+    python setup/bench.py -c odoo.conf -d DB run [--mode cron|single|concurrent|resume]
+
+``build`` creates customers and posted invoices by cloning a few invoices made
+through the ORM with set-based SQL (one INSERT per table, whatever the size), so
+100k invoices take seconds, not hours. ``run`` measures one dunning run and
+checks its invariants (nothing dunned twice, a rerun does nothing).
+
+Sections are functions named ``section_<name>`` run by ``run``: a new one (e.g.
+the access module's outbox) only needs such a function and its name in
+``--sections``.
+"""
+
+import argparse
+import json
+import logging
+import os
+import random
+import resource
+import sys
+import threading
+import time
+import tracemalloc
+from datetime import date, timedelta
+
+# The date every run is "today" for: data dates are relative to it, so cached data
+# stays valid whatever day the benchmark runs.
+AS_OF = date(2026, 6, 15)
+SEED = 42
+
+_logger = logging.getLogger("dunning.bench")
+
+
+def _odoo(conf, db):
+    from odoo.modules.registry import Registry
+    from odoo.service import server
+    from odoo.tools import config
+
+    config.parse_config(["-c", conf, "-d", db, "--no-http", "--max-cron-threads=0", "--log-level=warn"])
+    server.load_server_wide_modules()
+
+    return Registry(db)
+
+
+def _env(cr, context=None):
+    from odoo import SUPERUSER_ID, api
+
+    return api.Environment(cr, SUPERUSER_ID, dict(context or {}))
+
+
+def _columns(cr, table):
+    cr.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = %s ORDER BY ordinal_position",
+        (table,),
+    )
+    return [row[0] for row in cr.fetchall()]
+
+
+def _clone_sql(cr, table, source, overrides, skip=("id",), returning=None):
+    """INSERT INTO table SELECT every column of template row ``t`` (joined in
+    ``source``), replaced by ``overrides`` {column: sql expression}."""
+    cols = [c for c in _columns(cr, table) if c not in skip or c in overrides]
+    exprs = [overrides.get(c, f't."{c}"') for c in cols]
+    col_list = ", ".join(f'"{c}"' for c in cols)
+    query = f"INSERT INTO {table} ({col_list}) SELECT {', '.join(exprs)} FROM {source}"
+    if returning:
+        query += f" RETURNING {returning}"
+    return query
+
+
+def _reserve_ids(cr, table, n):
+    seq = f"{table}_id_seq"
+    cr.execute(f"SELECT nextval('{seq}')")
+    start = cr.fetchone()[0]
+    cr.execute(f"SELECT setval('{seq}', %s)", (start + n - 1,))
+    return list(range(start, start + n))
+
+
+# ---------------------------------------------------------------------- build
+def build(registry, size):
+    """N posted open customer invoices over N/5 customers, with mixed due dates,
+    grades, languages, currencies and partial payments."""
+    from odoo import Command
+
+    rng = random.Random(SEED)
+    n_invoices = size
+    n_partners = max(1, size // 5)
+    t0 = time.perf_counter()
+    with registry.cursor() as cr:
+        env = _env(cr)
+        company = env.ref("base.main_company")
+        if not company.email:
+            company.email = "billing@bench.example.com"
+        env["res.lang"]._activate_lang("fr_FR")
+        eur = env.ref("base.EUR")
+        eur.active = True
+        env["res.currency.rate"].create({"currency_id": eur.id, "name": "2020-01-01", "rate": 0.9, "company_id": company.id})
+        grades = [
+            env.ref("dunning_ruler.dunning_grade_standard"),
+            env.ref("dunning_ruler.dunning_grade_vip"),
+            env.ref("dunning_ruler.dunning_grade_high_risk"),
+        ]
+        never = env["dunning.grade"].create(
+            {"name": "Bench: never", "code": "BENCH-NONE", "ruler_id": grades[0].ruler_id.id, "no_dunning": True}
+        )
+        # The final level also schedules a call: a real mixed-channel run.
+        tmpl_partner = env["res.partner"].create({"name": "Bench template", "is_company": True, "email": "t@bench.example.com"})
+        tmpl_moves = {}
+        for currency in (company.currency_id, eur):
+            move = env["account.move"].create(
+                {
+                    "move_type": "out_invoice",
+                    "partner_id": tmpl_partner.id,
+                    "invoice_date": AS_OF,
+                    "invoice_date_due": AS_OF,
+                    "currency_id": currency.id,
+                    "invoice_line_ids": [
+                        Command.create({"name": "GPS tracking, monthly", "quantity": 1, "price_unit": 100.0, "tax_ids": []})
+                    ],
+                }
+            )
+            move.action_post()
+            tmpl_moves[currency.id] = move
+        env.flush_all()
+
+        # -- customers: grade mix 70% default, 15% VIP, 12% high risk, 3% never dunned
+        partner_ids = _reserve_ids(cr, "res_partner", n_partners)
+        grade_of, lang_of, email_of = [], [], []
+        for i, _pid in enumerate(partner_ids):
+            r = rng.random()
+            grade = None if r < 0.70 else grades[1] if r < 0.85 else grades[2] if r < 0.97 else never
+            grade_of.append(f'{{"{company.id}": {grade.id}}}' if grade else None)
+            lang_of.append("fr_FR" if rng.random() < 0.2 else "en_US")
+            email_of.append(None if rng.random() < 0.01 else f"customer{i:06d}@bench.example.com")
+        names = [f"Bench Customer {i:06d}" for i in range(n_partners)]
+        cr.execute(
+            _clone_sql(
+                cr,
+                "res_partner",
+                "unnest(%s::int[], %s::varchar[], %s::varchar[], %s::varchar[], %s::jsonb[]) "
+                "AS v(id, name, email, lang, grade) JOIN res_partner t ON t.id = %s",
+                {
+                    "id": "v.id",
+                    "name": "v.name",
+                    "complete_name": "v.name",
+                    "email": "v.email",
+                    "lang": "v.lang",
+                    "commercial_partner_id": "v.id",
+                    "dunning_grade_id": "v.grade",
+                    "create_date": "now() at time zone 'UTC'",
+                    "write_date": "now() at time zone 'UTC'",
+                },
+            ),
+            (partner_ids, names, email_of, lang_of, grade_of, tmpl_partner.id),
+        )
+
+        # -- invoices: each customer is billed monthly; its invoices fall due 30 days
+        # apart, the most recent between 25 days late and 10 days ahead: one run
+        # meets every level, and catches up the lower ones of older invoices.
+        move_ids = _reserve_ids(cr, "account_move", n_invoices)
+        per_partner = [5] * n_partners
+        for _ in range(n_invoices - 5 * n_partners):
+            per_partner[rng.randrange(n_partners)] += 1
+        rows = {k: [] for k in ("id", "n", "tmpl", "partner", "due", "factor", "paid")}
+        k = 0
+        for pidx, count in enumerate(per_partner):
+            latest = AS_OF + timedelta(days=rng.randint(-25, 10))
+            currency_id = eur.id if rng.random() < 0.25 else company.currency_id.id
+            for j in range(count):
+                rows["id"].append(move_ids[k])
+                rows["n"].append(k + 1)
+                rows["tmpl"].append(tmpl_moves[currency_id].id)
+                rows["partner"].append(partner_ids[pidx])
+                rows["due"].append(latest - timedelta(days=30 * (count - 1 - j)))
+                rows["factor"].append(round(rng.uniform(0.3, 25.0), 2))  # 30 .. 2500
+                # 20% partially paid (10% to 90% of the amount)
+                rows["paid"].append(round(rng.uniform(0.1, 0.9), 2) if rng.random() < 0.2 else 0.0)
+                k += 1
+        source = (
+            "unnest(%s::int[], %s::int[], %s::int[], %s::int[], %s::date[], %s::numeric[], %s::numeric[]) "
+            "AS v(id, n, tmpl, partner, due, factor, paid) JOIN account_move t ON t.id = v.tmpl"
+        )
+        args = [rows[k] for k in ("id", "n", "tmpl", "partner", "due", "factor", "paid")]
+        name = "'BENCH/' || lpad(v.n::text, 7, '0')"
+        move_over = {
+            "id": "v.id",
+            "name": name,
+            "sequence_prefix": "'BENCH/'",
+            "sequence_number": "v.n",
+            "payment_reference": name,
+            "partner_id": "v.partner",
+            "commercial_partner_id": "v.partner",
+            "invoice_partner_display_name": "'Bench customer'",
+            "invoice_date": "v.due - 30",
+            "date": "v.due - 30",
+            "invoice_date_due": "v.due",
+            "payment_state": "CASE WHEN v.paid > 0 THEN 'partial' ELSE 'not_paid' END",
+            "access_token": "NULL",
+            "inalterable_hash": "NULL",
+            "secure_sequence_number": "NULL",
+            "create_date": "now() at time zone 'UTC'",
+            "write_date": "now() at time zone 'UTC'",
+        }
+        for col in _columns(cr, "account_move"):
+            if col.startswith("amount_") and col not in move_over:
+                residual = "(1 - v.paid)" if "residual" in col else "1"
+                move_over[col] = f"round(t.{col} * v.factor * {residual}, 2)"
+        cr.execute(_clone_sql(cr, "account_move", source, move_over), args)
+
+        line_source = source.replace("JOIN account_move t ON t.id = v.tmpl", "JOIN account_move_line t ON t.move_id = v.tmpl")
+        line_over = {
+            "move_id": "v.id",
+            "move_name": name,
+            "partner_id": "v.partner",
+            "date": "v.due - 30",
+            "invoice_date": "v.due - 30",
+            "date_maturity": "CASE WHEN t.display_type = 'payment_term' THEN v.due ELSE t.date_maturity END",
+            "create_date": "now() at time zone 'UTC'",
+            "write_date": "now() at time zone 'UTC'",
+        }
+        for col in ("debit", "credit", "balance", "amount_currency", "price_unit", "price_subtotal", "price_total",
+                    "tax_base_amount"):
+            line_over[col] = f"round(t.{col} * v.factor, 2)"
+        for col in ("amount_residual", "amount_residual_currency"):
+            line_over[col] = f"round(t.{col} * v.factor * (1 - v.paid), 2)"
+        cr.execute(_clone_sql(cr, "account_move_line", line_source, line_over), args)
+        cr.commit()
+    with registry.cursor() as cr:
+        cr.connection.autocommit = True
+        cr.execute("VACUUM ANALYZE account_move, account_move_line, res_partner")
+    elapsed = time.perf_counter() - t0
+    print(f"built {n_invoices} invoices over {n_partners} customers in {elapsed:.1f}s")
+
+
+# ---------------------------------------------------------------------- measure
+def _maxrss_mb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _sql_count():
+    from odoo import sql_db
+
+    return sql_db.sql_counter
+
+
+def section_selection(registry, args, out):
+    """Bare PostgreSQL selection of the overdue installments, for comparison."""
+    with registry.cursor() as cr:
+        best = None
+        for _ in range(3):
+            t0 = time.perf_counter()
+            cr.execute(
+                """
+                SELECT aml.id, aml.move_id, m.commercial_partner_id, aml.date_maturity,
+                       aml.amount_residual, aml.dunning_level_id
+                  FROM account_move_line aml
+                  JOIN account_move m ON m.id = aml.move_id
+                 WHERE aml.display_type = 'payment_term'
+                   AND aml.parent_state = 'posted'
+                   AND m.move_type = 'out_invoice'
+                   AND aml.reconciled IS NOT TRUE
+                   AND aml.amount_residual > 0
+                   AND aml.date_maturity <= %s
+                """,
+                (AS_OF + timedelta(days=5),),
+            )
+            rows = cr.fetchall()
+            elapsed = time.perf_counter() - t0
+            best = elapsed if best is None else min(best, elapsed)
+        out["bare_sql_rows"] = len(rows)
+        out["bare_sql_s"] = best
+        # The engine's own selection (all levels of all rulers, every customer).
+        env = _env(cr)
+        engine = env["dunning.engine"]
+        t0 = time.perf_counter()
+        steps = engine._preview(as_of=AS_OF)
+        out["preview_s"] = time.perf_counter() - t0
+        out["preview_steps"] = len(steps)
+
+
+def _cron_env(env, end_time):
+    """The context ir.cron gives a job: a progress record, commits per batch."""
+    cron = env.ref("dunning_ruler.ir_cron_dunning_run")
+    cron, progress = cron._add_progress()
+    env.cr.commit()
+    return cron.with_context(cron_id=cron.id, cron_end_time=end_time).env, progress
+
+
+def _run_once(registry, mode, end_time=float("inf"), batch_size=None):
+    with registry.cursor() as cr:
+        env = _env(cr)
+        if batch_size:
+            env["ir.config_parameter"].set_param("dunning_ruler.batch_size", batch_size)
+        if mode == "single":
+            summary = env["dunning.ruler"].run_dunning(as_of=AS_OF)
+        else:
+            cron_env, _progress = _cron_env(env, end_time)
+            summary = cron_env["dunning.ruler"].run_dunning(as_of=AS_OF)
+        cr.commit()
+        return summary
+
+
+def _check(registry, out):
+    """Invariants after a run: no installment got the same level twice, every done
+    email has its queued mail, and a rerun does nothing."""
+    with registry.cursor() as cr:
+        cr.execute(
+            """
+            SELECT count(*) FROM (
+                SELECT r.line_id, e.level_id, e.channel
+                  FROM dunning_event e
+                  JOIN dunning_event_account_move_line_rel r ON r.event_id = e.id
+              GROUP BY 1, 2, 3 HAVING count(*) > 1) dup
+            """
+        )
+        out["duplicates"] = cr.fetchone()[0]
+        cr.execute(
+            """
+            SELECT count(*) FILTER (WHERE e.state = 'done'),
+                   count(*) FILTER (WHERE e.state = 'done' AND mm.id IS NULL),
+                   count(*) FILTER (WHERE e.state = 'failed')
+              FROM dunning_event e
+         LEFT JOIN mail_mail mm ON mm.mail_message_id = e.mail_message_id AND mm.state = 'outgoing'
+             WHERE e.channel = 'email'
+            """
+        )
+        out["emails_done"], out["emails_without_mail"], out["emails_failed"] = cr.fetchone()
+        cr.execute("SELECT count(*) FROM dunning_event")
+        out["events_total"] = cr.fetchone()[0]
+    out["rerun_events"] = _run_once(registry, "cron")["events"]
+
+
+def section_run(registry, args, out):
+    """One dunning run, the way the scheduled action does it (commit per batch)."""
+    if args.tracemalloc:
+        tracemalloc.start()
+    rss0 = _maxrss_mb()
+    q0 = _sql_count()
+    t0 = time.perf_counter()
+    summary = _run_once(registry, args.mode if args.mode in ("cron", "single") else "cron", batch_size=args.batch_size)
+    out["run_s"] = time.perf_counter() - t0
+    out["queries"] = _sql_count() - q0
+    out["rss_growth_mb"] = _maxrss_mb() - rss0
+    if args.tracemalloc:
+        out["tracemalloc_peak_mb"] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+    out["summary"] = summary
+    _check(registry, out)
+
+
+def section_concurrent(registry, args, out):
+    """Two cron workers at once on the same committed data, each with its own
+    connection: they share the customers through the advisory locks."""
+    results, errors = {}, []
+    barrier = threading.Barrier(args.workers)
+    if args.batch_size:
+        with registry.cursor() as cr:
+            _env(cr)["ir.config_parameter"].set_param("dunning_ruler.batch_size", args.batch_size)
+
+    def worker(n):
+        try:
+            barrier.wait()
+            results[n] = _run_once(registry, "cron")
+        except Exception as e:  # noqa: BLE001 - reported below
+            _logger.exception("worker %s failed", n)
+            errors.append(repr(e))
+
+    t0 = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(args.workers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    out["run_s"] = time.perf_counter() - t0
+    out["workers"] = {n: {k: results[n][k] for k in ("partners", "events", "locked")} for n in sorted(results)}
+    out["errors"] = errors
+    _check(registry, out)
+
+
+def section_resume(registry, args, out):
+    """A cron job cut by its time limit after its first batch, then resumed."""
+    first = _run_once(registry, "cron", end_time=0.0, batch_size=args.batch_size)  # stops after one batch
+    with registry.cursor() as cr:
+        cr.execute("SELECT count(*) FROM dunning_event")
+        out["events_after_cut"] = cr.fetchone()[0]
+    second = _run_once(registry, "cron", batch_size=args.batch_size)
+    out["first_partners"], out["resumed_partners"] = first["partners"], second["partners"]
+    _check(registry, out)
+
+
+SECTIONS = {
+    "selection": section_selection,
+    "run": section_run,
+    "concurrent": section_concurrent,
+    "resume": section_resume,
+}
+
+
+def report(size, out):
+    print(f"\n=== dunning benchmark: {size} invoices, as of {AS_OF} ===")
+    if "bare_sql_s" in out:
+        print(f"bare SQL selection of overdue installments: {out['bare_sql_s'] * 1000:.0f} ms ({out['bare_sql_rows']} rows)")
+        print(f"engine preview (plan, no side effect):      {out['preview_s'] * 1000:.0f} ms ({out['preview_steps']} steps)"
+              f"  = {out['preview_s'] / max(out['bare_sql_s'], 1e-9):.1f}x bare SQL")
+    if "summary" in out:
+        s = out["summary"]
+        print(f"run: {out['run_s']:.1f} s wall, {size / out['run_s']:.0f} invoices/s, {out['queries']} SQL queries, "
+              f"peak RSS +{out['rss_growth_mb']:.0f} MB"
+              + (f", tracemalloc peak {out['tracemalloc_peak_mb']:.0f} MB" if "tracemalloc_peak_mb" in out else ""))
+        print(f"     {s['partners']} customers, {s['invoices']} invoices, {s['events']} events "
+              f"({s['done']} done, {s['skipped']} skipped, {s['failed']} failed)")
+    if "workers" in out:
+        print(f"concurrent workers: {out['run_s']:.1f} s wall; {out['workers']}; errors: {out['errors'] or 'none'}")
+    if "events_after_cut" in out:
+        print(f"resume: cut after {out['first_partners']} customers ({out['events_after_cut']} events), "
+              f"resumed with {out['resumed_partners']} more")
+    if "duplicates" in out:
+        print(f"checks: {out['duplicates']} duplicate (installment, level, channel), {out['emails_done']} emails queued "
+              f"({out['emails_without_mail']} without a queued mail, {out['emails_failed']} failed: no address), "
+              f"rerun created {out['rerun_events']} events")
+    ok = out.get("duplicates", 0) == 0 and out.get("rerun_events", 0) == 0 and out.get("emails_without_mail", 0) == 0
+    ok = ok and not out.get("errors")
+    print("RESULT:", "OK" if ok else "FAILED")
+    return ok
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-c", "--config", required=True)
+    parser.add_argument("-d", "--database", required=True)
+    sub = parser.add_subparsers(dest="command", required=True)
+    b = sub.add_parser("build")
+    b.add_argument("--size", type=int, default=1000)
+    r = sub.add_parser("run")
+    r.add_argument("--size", type=int, default=0, help="for the invoices/s figure")
+    r.add_argument("--sections", default="selection,run")
+    r.add_argument("--mode", default="cron", choices=["cron", "single"])
+    r.add_argument("--batch-size", type=int, default=0)
+    r.add_argument("--workers", type=int, default=2)
+    r.add_argument("--tracemalloc", action="store_true")
+    r.add_argument("--results", help="JSON file accumulating the figures of several invocations")
+    args = parser.parse_args()
+    registry = _odoo(args.config, args.database)
+    if args.command == "build":
+        build(registry, args.size)
+        return 0
+    out = {}
+    if args.results and os.path.exists(args.results):
+        with open(args.results) as f:
+            out = json.load(f)
+    for name in args.sections.split(","):
+        SECTIONS[name](registry, args, out)
+    if args.results:
+        with open(args.results, "w") as f:
+            json.dump(out, f, default=str)
+    return 0 if report(args.size, out) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
