@@ -1,6 +1,6 @@
 from collections import defaultdict
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 
 CHANNELS = [
     ("email", "Email"),
@@ -62,9 +62,7 @@ class DunningEvent(models.Model):
     failure_reason = fields.Text()
     mail_message_id = fields.Many2one("mail.message", index="btree_not_null", ondelete="set null")
     activity_id = fields.Many2one("mail.activity", ondelete="set null")
-    origin = fields.Selection(
-        [("run", "Scheduled run"), ("manual", "Manual")], default="run", required=True
-    )
+    origin = fields.Selection([("run", "Scheduled run"), ("manual", "Manual")], default="run", required=True)
     user_id = fields.Many2one("res.users", default=lambda self: self.env.user, string="Done By")
 
     @api.depends("partner_id", "level_id", "date")
@@ -116,7 +114,7 @@ class DunningEvent(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": _("Invoices"),
+            "name": self.env._("Invoices"),
             "res_model": "account.move",
             "view_mode": "list,form",
             "domain": [("id", "in", self.invoice_ids.ids)],
@@ -194,7 +192,9 @@ class DunningEvent(models.Model):
             event.write(
                 {
                     "activity_id": activity.id,
-                    "message": self.env._("Activity “%(summary)s” for %(user)s.", summary=activity.summary, user=user.name),
+                    "message": self.env._(
+                        "Activity “%(summary)s” for %(user)s.", summary=activity.summary, user=user.name
+                    ),
                 }
             )
 
@@ -210,7 +210,9 @@ class DunningEvent(models.Model):
                 events.write(
                     {
                         "state": "failed",
-                        "failure_reason": self.env._("Action “%s” is not available: is its module installed?", action),
+                        "failure_reason": self.env._(
+                            "Action “%s” is not available: is its module installed?", action
+                        ),
                     }
                 )
                 continue
