@@ -45,8 +45,8 @@ class AccountMove(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": self.env._("Dunning History"),
             "res_model": "dunning.event",
             "view_mode": "list,form",
             "domain": [("invoice_ids", "in", self.ids)],
+            "name": self.env._("Dunning History"),
         }

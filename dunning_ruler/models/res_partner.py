@@ -113,11 +113,11 @@ class ResPartner(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": self.env._("Dunning History"),
             "res_model": "dunning.event",
             "view_mode": "list,form",
             "domain": [("partner_id", "=", self.commercial_partner_id.id)],
             "context": {"search_default_group_by_level": 0},
+            "name": self.env._("Dunning History"),
         }
 
     def _dunning_check_agent(self):
@@ -160,7 +160,6 @@ class ResPartner(models.Model):
     def action_open_dunning_hold_wizard(self):
         return {
             "type": "ir.actions.act_window",
-            "name": self.env._("Dunning hold"),
             "res_model": "dunning.hold.wizard",
             "view_mode": "form",
             "target": "new",
@@ -169,4 +168,5 @@ class ResPartner(models.Model):
                 "default_hold_until": self[:1].commercial_partner_id.dunning_hold_until,
                 "default_note": self[:1].commercial_partner_id.dunning_hold_note,
             },
+            "name": self.env._("Dunning hold"),
         }
