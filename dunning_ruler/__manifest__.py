@@ -9,7 +9,6 @@
     "maintainers": ["dunning-ruler"],
     "license": "AGPL-3",
     "application": True,
-    "installable": True,
     "depends": ["account", "mail", "portal"],
     "data": [
         "security/dunning_security.xml",

@@ -27,6 +27,8 @@ DR_CACHE="${DUNNING_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/dunning-ruler}"
 DR_HELPER="$DR_SETUP_DIR/odoo_helper.py"
 # pip packages on top of Odoo's requirements.txt (changing this re-runs pip)
 DR_EXTRA_PIP="phonenumbers requests pytest pytest-odoo websocket-client freezegun standardwebhooks pytest-httpserver"
+# ecosystem: lint (ruff, pylint-odoo) and wheel building (whool); pinned, as in .pre-commit-config.yaml
+DR_EXTRA_PIP="$DR_EXTRA_PIP ruff==0.17.6 pylint-odoo==10.0.12 whool==1.3.1"
 DR_VENV_LAYOUT=2   # bump to force a pip run on every checkout
 DR_TMPL_RECIPE=2   # bump when the template build steps change (new template names)
 

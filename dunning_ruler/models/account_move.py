@@ -1,4 +1,4 @@
-from odoo import _, fields, models
+from odoo import fields, models
 
 
 class AccountMove(models.Model):
@@ -6,7 +6,6 @@ class AccountMove(models.Model):
 
     dunning_level_id = fields.Many2one(
         "dunning.level",
-        string="Dunning Level",
         copy=False,
         readonly=True,
         index="btree_not_null",
@@ -46,8 +45,8 @@ class AccountMove(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": _("Dunning History"),
             "res_model": "dunning.event",
             "view_mode": "list,form",
             "domain": [("invoice_ids", "in", self.ids)],
+            "name": self.env._("Dunning History"),
         }

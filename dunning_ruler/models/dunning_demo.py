@@ -24,9 +24,9 @@ class DunningDemo(models.AbstractModel):
         company = self.env.ref("base.main_company")
         env = self.with_company(company).env
         today = fields.Date.context_today(self)
-        product = env.ref("product.product_product_1", raise_if_not_found=False) or env["product.product"].search(
-            [("sale_ok", "=", True)], limit=1
-        )
+        product = env.ref("product.product_product_1", raise_if_not_found=False) or env[
+            "product.product"
+        ].search([("sale_ok", "=", True)], limit=1)
         grades = {g.code: g for g in env["dunning.grade"].search([("company_id", "=", company.id)])}
         to_pay = []
         for name, code, invoices in DEMO_CUSTOMERS:

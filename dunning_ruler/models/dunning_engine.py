@@ -179,9 +179,7 @@ class DunningEngine(models.AbstractModel):
             return []
         rulers = self.env["dunning.ruler"].browse({row["ruler_id"] for row in rows})
         min_amounts = {ruler.id: ruler.min_amount for ruler in rulers}
-        pairs = {
-            (row["company_id"], row["partner_id"]) for row in rows if min_amounts[row["ruler_id"]] > 0
-        }
+        pairs = {(row["company_id"], row["partner_id"]) for row in rows if min_amounts[row["ruler_id"]] > 0}
         balances = self._partner_balances(pairs)
 
         by_line = defaultdict(list)
@@ -251,7 +249,7 @@ class DunningEngine(models.AbstractModel):
     def _run(self, as_of=None, company_ids=None, partner_ids=None, batch_size=None):
         as_of = fields.Date.to_date(as_of) or fields.Date.context_today(self)
         if company_ids is None:
-            company_ids = self.env["res.company"].sudo().search([]).ids
+            company_ids = self.env["res.company"].sudo().search([]).ids  # pylint: disable=no-search-all
         batch_size = batch_size or int(
             self.env["ir.config_parameter"].sudo().get_param("dunning_ruler.batch_size", DEFAULT_BATCH_SIZE)
         )
@@ -372,7 +370,10 @@ class DunningEngine(models.AbstractModel):
             dispatch = getattr(channel_events, f"_dunning_send_{channel}", None)
             if dispatch is None:
                 channel_events.write(
-                    {"state": "failed", "failure_reason": self.env._("No dispatcher for channel %s.", channel)}
+                    {
+                        "state": "failed",
+                        "failure_reason": self.env._("No dispatcher for channel %s.", channel),
+                    }
                 )
                 continue
             dispatch()
@@ -390,7 +391,7 @@ class DunningEngine(models.AbstractModel):
                     reached[line_id] = (step.level_id, step.offset_days)
         if not reached:
             return
-        line_ids, level_ids = zip(*((lid, lvl) for lid, (lvl, _off) in reached.items()))
+        line_ids, level_ids = zip(*((lid, lvl) for lid, (lvl, _off) in reached.items()), strict=True)
         self.env["account.move.line"].flush_model(["dunning_level_id", "dunning_last_date"])
         self.env["account.move"].flush_model(["dunning_level_id", "dunning_last_date"])
         self.env.cr.execute(
@@ -429,4 +430,6 @@ class DunningEngine(models.AbstractModel):
         moves = self.env["account.move"].browse(move_ids)
         moves.invalidate_recordset(["dunning_level_id", "dunning_last_date"])
         # Let stored computations that depend on the invoice level (partner level) follow.
-        self.env.add_to_compute(self.env["res.partner"]._fields["dunning_level_id"], moves.commercial_partner_id)
+        self.env.add_to_compute(
+            self.env["res.partner"]._fields["dunning_level_id"], moves.commercial_partner_id
+        )

@@ -135,9 +135,7 @@ class DunningEvent(models.Model):
     failure_reason = fields.Text()
     mail_message_id = fields.Many2one("mail.message", index="btree_not_null", ondelete="set null")
     activity_id = fields.Many2one("mail.activity", ondelete="set null")
-    origin = fields.Selection(
-        [("run", "Scheduled run"), ("manual", "Manual")], default="run", required=True
-    )
+    origin = fields.Selection([("run", "Scheduled run"), ("manual", "Manual")], default="run", required=True)
     user_id = fields.Many2one("res.users", default=lambda self: self.env.user, string="Done By")
 
     @api.depends("partner_id", "level_id", "date")
@@ -189,10 +187,10 @@ class DunningEvent(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": _("Invoices"),
             "res_model": "account.move",
             "view_mode": "list,form",
             "domain": [("id", "in", self.invoice_ids.ids)],
+            "name": self.env._("Invoices"),
         }
 
     # ------------------------------------------------------------------
@@ -501,7 +499,9 @@ class DunningEvent(models.Model):
             event.write(
                 {
                     "activity_id": activity.id,
-                    "message": self.env._("Activity “%(summary)s” for %(user)s.", summary=activity.summary, user=user.name),
+                    "message": self.env._(
+                        "Activity “%(summary)s” for %(user)s.", summary=activity.summary, user=user.name
+                    ),
                 }
             )
 
@@ -517,7 +517,9 @@ class DunningEvent(models.Model):
                 events.write(
                     {
                         "state": "failed",
-                        "failure_reason": self.env._("Action “%s” is not available: is its module installed?", action),
+                        "failure_reason": self.env._(
+                            "Action “%s” is not available: is its module installed?", action
+                        ),
                     }
                 )
                 continue

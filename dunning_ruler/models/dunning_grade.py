@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 
@@ -25,12 +25,12 @@ class DunningGrade(models.Model):
     grace_days = fields.Integer(
         default=0,
         help="Extra days granted before each overdue level (offset > 0). "
-        "Reminders before and on the due date are not shifted."
+        "Reminders before and on the due date are not shifted.",
     )
     exempt_from_restriction = fields.Boolean(
         help="Never restrict or block this customer's access, whatever the level."
     )
-    no_dunning = fields.Boolean(string="No Dunning", help="Customers of this grade are never dunned.")
+    no_dunning = fields.Boolean(help="Customers of this grade are never dunned.")
     description = fields.Text(translate=True)
 
     _code_company_uniq = models.Constraint(
@@ -42,7 +42,7 @@ class DunningGrade(models.Model):
         for grade in self:
             if grade.ruler_id.company_id != grade.company_id:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Grade “%(grade)s” belongs to %(company)s but its ruler “%(ruler)s” "
                         "belongs to %(ruler_company)s.",
                         grade=grade.name,
@@ -56,4 +56,4 @@ class DunningGrade(models.Model):
     def _check_grace_days(self):
         for grade in self:
             if not 0 <= grade.grace_days <= 365:
-                raise ValidationError(_("Grace days must be between 0 and 365."))
+                raise ValidationError(self.env._("Grace days must be between 0 and 365."))

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 # Offsets outside this window are configuration mistakes (a year overdue, a quarter early).
@@ -32,7 +32,7 @@ class DunningLevel(models.Model):
         required=True,
         help="Intensity of the communication at this level.",
     )
-    send_email = fields.Boolean(string="Send Email")
+    send_email = fields.Boolean()
     mail_template_id = fields.Many2one(
         "mail.template",
         string="Email Template",
@@ -59,7 +59,7 @@ class DunningLevel(models.Model):
         for level in self:
             if not MIN_OFFSET_DAYS <= level.offset_days <= MAX_OFFSET_DAYS:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "The offset of level “%(level)s” must be between %(min)s and %(max)s days.",
                         level=level.name,
                         min=MIN_OFFSET_DAYS,
@@ -67,13 +67,11 @@ class DunningLevel(models.Model):
                     )
                 )
         rulers = self.ruler_id
-        groups = self._read_group(
-            [("ruler_id", "in", rulers.ids)], ["ruler_id", "offset_days"], ["__count"]
-        )
+        groups = self._read_group([("ruler_id", "in", rulers.ids)], ["ruler_id", "offset_days"], ["__count"])
         for ruler, offset, count in groups:
             if count > 1:
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Ruler “%(ruler)s” has several levels at %(offset)s days: "
                         "each level needs its own offset.",
                         ruler=ruler.name,
@@ -85,10 +83,12 @@ class DunningLevel(models.Model):
     def _check_channels(self):
         for level in self:
             if level.send_email and not level.mail_template_id:
-                raise ValidationError(_("Level “%s” sends an email: choose its template.", level.name))
+                raise ValidationError(
+                    self.env._("Level “%s” sends an email: choose its template.", level.name)
+                )
             if level.create_activity and not level.activity_type_id:
                 raise ValidationError(
-                    _("Level “%s” creates an activity: choose its type.", level.name)
+                    self.env._("Level “%s” creates an activity: choose its type.", level.name)
                 )
 
     @api.depends("name", "offset_days")

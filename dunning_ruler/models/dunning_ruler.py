@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
 
@@ -36,15 +36,17 @@ class DunningRuler(models.Model):
         for ruler in self:
             if ruler.min_amount < 0:
                 raise ValidationError(
-                    _("The minimum balance of ruler “%(ruler)s” cannot be negative.", ruler=ruler.name)
+                    self.env._(
+                        "The minimum balance of ruler “%(ruler)s” cannot be negative.", ruler=ruler.name
+                    )
                 )
 
     @api.constrains("company_id")
     def _check_grades_company(self):
         for ruler in self:
-            if ruler.grade_ids.filtered(lambda g: g.company_id != ruler.company_id):
+            if any(grade.company_id != ruler.company_id for grade in ruler.grade_ids):
                 raise ValidationError(
-                    _("Ruler “%(ruler)s” is used by grades of another company.", ruler=ruler.name)
+                    self.env._("Ruler “%(ruler)s” is used by grades of another company.", ruler=ruler.name)
                 )
 
     # ------------------------------------------------------------------
@@ -58,7 +60,7 @@ class DunningRuler(models.Model):
         levels already executed are never executed again.
         """
         if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
-            raise AccessError(_("Only dunning agents can run the dunning rulers."))
+            raise AccessError(self.env._("Only dunning agents can run the dunning rulers."))
         return self.env["dunning.engine"]._run(as_of=as_of)
 
     @api.model

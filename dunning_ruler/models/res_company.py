@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 
@@ -17,5 +17,7 @@ class ResCompany(models.Model):
             grade = company.dunning_default_grade_id
             if grade and grade.company_id != company:
                 raise ValidationError(
-                    _("The default dunning grade of %(company)s must belong to it.", company=company.name)
+                    self.env._(
+                        "The default dunning grade of %(company)s must belong to it.", company=company.name
+                    )
                 )

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
@@ -8,7 +8,6 @@ class ResPartner(models.Model):
 
     dunning_grade_id = fields.Many2one(
         "dunning.grade",
-        string="Dunning Grade",
         company_dependent=True,
         tracking=True,
         domain="[('company_id', '=', current_company_id)]",
@@ -31,7 +30,6 @@ class ResPartner(models.Model):
     dunning_currency_id = fields.Many2one("res.currency", compute="_compute_dunning_overdue_amount")
     dunning_level_id = fields.Many2one(
         "dunning.level",
-        string="Dunning Level",
         compute="_compute_dunning_level",
         store=True,
         index="btree_not_null",
@@ -44,9 +42,7 @@ class ResPartner(models.Model):
     def _compute_dunning_effective_grade(self):
         default = self.env.company.dunning_default_grade_id
         for partner in self:
-            partner.dunning_effective_grade_id = (
-                partner.commercial_partner_id.dunning_grade_id or default
-            )
+            partner.dunning_effective_grade_id = partner.commercial_partner_id.dunning_grade_id or default
 
     @api.depends_context("company", "allowed_company_ids")
     def _compute_dunning_overdue_amount(self):
@@ -117,16 +113,16 @@ class ResPartner(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": _("Dunning History"),
             "res_model": "dunning.event",
             "view_mode": "list,form",
             "domain": [("partner_id", "=", self.commercial_partner_id.id)],
             "context": {"search_default_group_by_level": 0},
+            "name": self.env._("Dunning History"),
         }
 
     def _dunning_check_agent(self):
         if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
-            raise AccessError(_("Only dunning agents can change the dunning of a customer."))
+            raise AccessError(self.env._("Only dunning agents can change the dunning of a customer."))
 
     def action_dunning_hold(self, hold_until, note=False):
         """Promise to pay: nothing is sent before ``hold_until`` (False lifts the hold).
@@ -138,9 +134,9 @@ class ResPartner(models.Model):
         hold_until = fields.Date.to_date(hold_until)
         partners.write({"dunning_hold_until": hold_until, "dunning_hold_note": note})
         if hold_until:
-            body = _("Dunning on hold until %(date)s: %(note)s", date=hold_until, note=note or "-")
+            body = self.env._("Dunning on hold until %(date)s: %(note)s", date=hold_until, note=note or "-")
         else:
-            body = _("Dunning hold lifted.")
+            body = self.env._("Dunning hold lifted.")
         today = fields.Date.context_today(self)
         self.env["dunning.event"].sudo().create(
             [
@@ -164,7 +160,6 @@ class ResPartner(models.Model):
     def action_open_dunning_hold_wizard(self):
         return {
             "type": "ir.actions.act_window",
-            "name": _("Dunning hold"),
             "res_model": "dunning.hold.wizard",
             "view_mode": "form",
             "target": "new",
@@ -173,4 +168,5 @@ class ResPartner(models.Model):
                 "default_hold_until": self[:1].commercial_partner_id.dunning_hold_until,
                 "default_note": self[:1].commercial_partner_id.dunning_hold_note,
             },
+            "name": self.env._("Dunning hold"),
         }

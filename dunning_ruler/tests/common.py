@@ -21,7 +21,14 @@ class DunningCommon(AccountTestInvoicingCommon):
         cls.template = cls.env.ref("dunning_ruler.mail_template_dunning_overdue")
         cls.ruler = cls._create_ruler(
             "Test standard",
-            [(-2, "Before due"), (0, "Due today"), (3, "Overdue"), (10, "Final"), (15, "Restrict"), (30, "Block")],
+            [
+                (-2, "Before due"),
+                (0, "Due today"),
+                (3, "Overdue"),
+                (10, "Final"),
+                (15, "Restrict"),
+                (30, "Block"),
+            ],
         )
         cls.ruler_strict = cls._create_ruler(
             "Test strict", [(-5, "Early"), (0, "Due"), (1, "Late"), (7, "Restrict"), (15, "Block")]
@@ -70,23 +77,41 @@ class DunningCommon(AccountTestInvoicingCommon):
     @classmethod
     def _create_customer(cls, name, grade=None, **vals):
         partner = cls.env["res.partner"].create(
-            {"name": name, "is_company": True, "email": f"{name.lower().replace(' ', '.')}@example.com", **vals}
+            {
+                "name": name,
+                "is_company": True,
+                "email": f"{name.lower().replace(' ', '.')}@example.com",
+                **vals,
+            }
         )
         if grade:
             partner.dunning_grade_id = grade
         return partner
 
     @classmethod
-    def _invoice(cls, partner, amount, due=None, currency=None, payment_term=None, post=True, company=None,
-                 invoice_date=None):
+    def _invoice(
+        cls,
+        partner,
+        amount,
+        due=None,
+        currency=None,
+        payment_term=None,
+        post=True,
+        company=None,
+        invoice_date=None,
+    ):
         due = due or cls.DUE
         company = company or cls.env.company
         vals = {
             "move_type": "out_invoice",
             "partner_id": partner.id,
-            "invoice_date": invoice_date or date(due.year, due.month, 1) if payment_term else invoice_date or due,
+            "invoice_date": invoice_date or date(due.year, due.month, 1)
+            if payment_term
+            else invoice_date or due,
             "currency_id": (currency or company.currency_id).id,
-            "invoice_line_ids": [Command.create({"name": "GPS tracking", "quantity": 1, "price_unit": amount, "tax_ids": []})],
+            "invoice_line_ids": [
+                Command.create({"name": "GPS tracking", "quantity": 1, "price_unit": amount, "tax_ids": []})
+            ],
         }
         if payment_term:
             vals["invoice_payment_term_id"] = payment_term.id
@@ -98,13 +123,15 @@ class DunningCommon(AccountTestInvoicingCommon):
         return move
 
     def _pay(self, invoice, amount=None, payment_date=None):
-        wizard = self.env["account.payment.register"].with_context(
-            active_model="account.move", active_ids=invoice.ids
-        ).create(
-            {
-                "amount": amount if amount is not None else invoice.amount_residual,
-                "payment_date": payment_date or fields.Date.context_today(self.env.user),
-            }
+        wizard = (
+            self.env["account.payment.register"]
+            .with_context(active_model="account.move", active_ids=invoice.ids)
+            .create(
+                {
+                    "amount": amount if amount is not None else invoice.amount_residual,
+                    "payment_date": payment_date or fields.Date.context_today(self.env.user),
+                }
+            )
         )
         return wizard._create_payments()
 

@@ -26,7 +26,10 @@ class TestDunningConfiguration(TransactionCase):
             self.env["dunning.ruler"].create(
                 {
                     "name": "Twice",
-                    "level_ids": [Command.create({"name": "a", "offset_days": 5}), Command.create({"name": "b", "offset_days": 5})],
+                    "level_ids": [
+                        Command.create({"name": "a", "offset_days": 5}),
+                        Command.create({"name": "b", "offset_days": 5}),
+                    ],
                 }
             )
 
@@ -63,7 +66,9 @@ class TestDunningConfiguration(TransactionCase):
 
     def test_grace_days_range(self):
         with self.assertRaises(ValidationError):
-            self.env["dunning.grade"].create({"name": "G", "code": "G3", "ruler_id": self.ruler.id, "grace_days": -1})
+            self.env["dunning.grade"].create(
+                {"name": "G", "code": "G3", "ruler_id": self.ruler.id, "grace_days": -1}
+            )
 
     def test_default_data_matches_brief(self):
         standard = self.env.ref("dunning_ruler.dunning_ruler_standard")
@@ -79,7 +84,11 @@ class TestDunningConfiguration(TransactionCase):
         risk = self.env.ref("dunning_ruler.dunning_grade_high_risk")
         self.assertNotEqual(risk.ruler_id, standard)
         self.assertLess(max(risk.ruler_id.level_ids.mapped("offset_days")), 30)
-        self.assertEqual(self.env.ref("base.main_company").dunning_default_grade_id,
-                         self.env.ref("dunning_ruler.dunning_grade_standard"))
-        self.assertIn("guaranteed for the next month",
-                      self.env.ref("dunning_ruler.mail_template_dunning_before_due").body_html)
+        self.assertEqual(
+            self.env.ref("base.main_company").dunning_default_grade_id,
+            self.env.ref("dunning_ruler.dunning_grade_standard"),
+        )
+        self.assertIn(
+            "guaranteed for the next month",
+            self.env.ref("dunning_ruler.mail_template_dunning_before_due").body_html,
+        )

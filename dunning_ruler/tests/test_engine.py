@@ -26,7 +26,14 @@ class TestDunningEngine(DunningCommon):
         fired = self._timeline(self.customer)
         self.assertEqual(
             fired,
-            {-2: ["Before due"], 0: ["Due today"], 3: ["Overdue"], 10: ["Final"], 15: ["Restrict"], 30: ["Block"]},
+            {
+                -2: ["Before due"],
+                0: ["Due today"],
+                3: ["Overdue"],
+                10: ["Final"],
+                15: ["Restrict"],
+                30: ["Block"],
+            },
         )
         self.assertEqual(invoice.dunning_level_id.name, "Block")
         self.assertEqual(invoice.dunning_last_date, self.DUE + timedelta(days=30))
@@ -47,9 +54,7 @@ class TestDunningEngine(DunningCommon):
         risky = self._create_customer("Customer Risk", grade=self.grade_risk)
         self._invoice(risky, 500.0)
         fired = self._timeline(risky, start=-6)
-        self.assertEqual(
-            fired, {-5: ["Early"], 0: ["Due"], 1: ["Late"], 7: ["Restrict"], 15: ["Block"]}
-        )
+        self.assertEqual(fired, {-5: ["Early"], 0: ["Due"], 1: ["Late"], 7: ["Restrict"], 15: ["Block"]})
 
     def test_no_dunning_grade(self):
         quiet = self._create_customer("Customer Never", grade=self.grade_none)
@@ -61,12 +66,16 @@ class TestDunningEngine(DunningCommon):
         self._invoice(self.customer, 1000.0)
         day = self.DUE + timedelta(days=3)
         first = self._run(day)
-        messages = self.env["mail.message"].search_count([("model", "=", "res.partner"), ("res_id", "=", self.customer.id)])
+        messages = self.env["mail.message"].search_count(
+            [("model", "=", "res.partner"), ("res_id", "=", self.customer.id)]
+        )
         second = self._run(day)
         self.assertEqual(first["events"], 3, "2 skipped lower levels (D-2, D0) + the overdue notice")
         self.assertEqual(second["events"], 0)
         self.assertEqual(
-            self.env["mail.message"].search_count([("model", "=", "res.partner"), ("res_id", "=", self.customer.id)]),
+            self.env["mail.message"].search_count(
+                [("model", "=", "res.partner"), ("res_id", "=", self.customer.id)]
+            ),
             messages,
         )
 
@@ -81,7 +90,11 @@ class TestDunningEngine(DunningCommon):
         self.assertEqual(invoice.dunning_level_id.name, "Final")
         # Emails: only one message was posted for the customer.
         mails = self.env["mail.message"].search(
-            [("model", "=", "res.partner"), ("res_id", "=", self.customer.id), ("message_type", "=", "comment")]
+            [
+                ("model", "=", "res.partner"),
+                ("res_id", "=", self.customer.id),
+                ("message_type", "=", "comment"),
+            ]
         )
         self.assertEqual(len(mails), 1)
 
@@ -116,7 +129,9 @@ class TestDunningEngine(DunningCommon):
         self.assertAlmostEqual(event.amount_due, 700.0)
         self.assertIn("700.00", str(event.message))
         self._pay(invoice, 700.0, payment_date=self.DUE + timedelta(days=4))
-        self.assertEqual(self.customer.dunning_level_id, self.env["dunning.level"], "paid: no open invoice at a level")
+        self.assertEqual(
+            self.customer.dunning_level_id, self.env["dunning.level"], "paid: no open invoice at a level"
+        )
         summary = self._run(self.DUE + timedelta(days=10))
         self.assertEqual(summary["events"], 0)
 
@@ -131,7 +146,9 @@ class TestDunningEngine(DunningCommon):
             }
         )
         invoice = self._invoice(self.customer, 1000.0, payment_term=term, invoice_date=self.DUE)
-        first, second = invoice.line_ids.filtered(lambda l: l.display_type == "payment_term").sorted("date_maturity")
+        first, second = invoice.line_ids.filtered(lambda line: line.display_type == "payment_term").sorted(
+            "date_maturity"
+        )
         self.assertEqual(second.date_maturity, self.DUE + timedelta(days=30))
         self._run(self.DUE + timedelta(days=3))
         event = self._events(state="done")
@@ -211,7 +228,7 @@ class TestDunningEngine(DunningCommon):
         self.assertFalse(self._run(self.DUE + timedelta(days=4))["events"])
 
     def test_activity_channel(self):
-        level = self.ruler.level_ids.filtered(lambda l: l.offset_days == 10)
+        level = self.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 10)
         level.write(
             {
                 "create_activity": True,
@@ -231,7 +248,9 @@ class TestDunningEngine(DunningCommon):
                 "move_type": "out_refund",
                 "partner_id": self.customer.id,
                 "invoice_date": self.DUE,
-                "invoice_line_ids": [Command.create({"name": "x", "quantity": 1, "price_unit": 100.0, "tax_ids": []})],
+                "invoice_line_ids": [
+                    Command.create({"name": "x", "quantity": 1, "price_unit": 100.0, "tax_ids": []})
+                ],
             }
         )
         refund.action_post()
@@ -273,7 +292,7 @@ class TestDunningEngine(DunningCommon):
         self.assertNotIn(theirs, visible)
 
     def test_concurrent_run_skips_locked_customers(self):
-        from odoo.addons.dunning_ruler.models.dunning_engine import LOCK_NAMESPACE
+        from ..models.dunning_engine import LOCK_NAMESPACE
 
         self._invoice(self.customer, 100.0)
         with self.env.registry.cursor() as other_cr:

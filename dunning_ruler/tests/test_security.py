@@ -15,16 +15,28 @@ class TestDunningSecurity(DunningCommon):
         Users = cls.env["res.users"].with_context(no_reset_password=True)
         base = {"company_id": cls.company.id, "company_ids": [Command.set(cls.company.ids)]}
         cls.plain_user = Users.create(
-            {**base, "name": "Billing clerk", "login": "clerk",
-             "group_ids": [Command.set(cls.env.ref("account.group_account_invoice").ids)]}
+            {
+                **base,
+                "name": "Billing clerk",
+                "login": "clerk",
+                "group_ids": [Command.set(cls.env.ref("account.group_account_invoice").ids)],
+            }
         )
         cls.agent = Users.create(
-            {**base, "name": "Agent", "login": "agent",
-             "group_ids": [Command.set(cls.env.ref("dunning_ruler.group_dunning_agent").ids)]}
+            {
+                **base,
+                "name": "Agent",
+                "login": "agent",
+                "group_ids": [Command.set(cls.env.ref("dunning_ruler.group_dunning_agent").ids)],
+            }
         )
         cls.supervisor = Users.create(
-            {**base, "name": "Supervisor", "login": "supervisor",
-             "group_ids": [Command.set(cls.env.ref("dunning_ruler.group_dunning_supervisor").ids)]}
+            {
+                **base,
+                "name": "Supervisor",
+                "login": "supervisor",
+                "group_ids": [Command.set(cls.env.ref("dunning_ruler.group_dunning_supervisor").ids)],
+            }
         )
 
     def test_plain_user_cannot_run_nor_see_events(self):
@@ -37,11 +49,17 @@ class TestDunningSecurity(DunningCommon):
 
     def test_agent_runs_sees_holds_and_excludes_but_cannot_configure(self):
         invoice = self._invoice(self.customer, 100.0)
-        summary = self.env["dunning.ruler"].with_user(self.agent).run_dunning(as_of=self.DUE + timedelta(days=3))
+        summary = (
+            self.env["dunning.ruler"].with_user(self.agent).run_dunning(as_of=self.DUE + timedelta(days=3))
+        )
         self.assertEqual(summary["done"], 1)
-        events = self.env["dunning.event"].with_user(self.agent).search([("partner_id", "=", self.customer.id)])
+        events = (
+            self.env["dunning.event"].with_user(self.agent).search([("partner_id", "=", self.customer.id)])
+        )
         self.assertEqual(len(events.filtered(lambda e: e.state == "done")), 1)
-        self.customer.with_user(self.agent).action_dunning_hold(self.DUE + timedelta(days=30), "Pays on the 15th")
+        self.customer.with_user(self.agent).action_dunning_hold(
+            self.DUE + timedelta(days=30), "Pays on the 15th"
+        )
         self.assertEqual(self.customer.dunning_hold_until, self.DUE + timedelta(days=30))
         with self.assertRaises(AccessError):
             self.customer.with_user(self.plain_user).action_dunning_hold(self.DUE, "no rights")
@@ -49,17 +67,23 @@ class TestDunningSecurity(DunningCommon):
         with self.assertRaises(AccessError):
             self.ruler.with_user(self.agent).min_amount = 5
         with self.assertRaises(AccessError):
-            self.env["dunning.grade"].with_user(self.agent).create({"name": "x", "code": "x", "ruler_id": self.ruler.id})
+            self.env["dunning.grade"].with_user(self.agent).create(
+                {"name": "x", "code": "x", "ruler_id": self.ruler.id}
+            )
         with self.assertRaises(AccessError):
             events.with_user(self.agent).unlink()
 
     def test_supervisor_configures(self):
         self.ruler.with_user(self.supervisor).min_amount = 5
-        level = self.env["dunning.level"].with_user(self.supervisor).create(
-            {"ruler_id": self.ruler.id, "name": "Extra", "offset_days": 45}
+        level = (
+            self.env["dunning.level"]
+            .with_user(self.supervisor)
+            .create({"ruler_id": self.ruler.id, "name": "Extra", "offset_days": 45})
         )
         self.assertEqual(level.ruler_id, self.ruler)
-        grade = self.env["dunning.grade"].with_user(self.supervisor).create(
-            {"name": "New", "code": "NEW", "ruler_id": self.ruler.id}
+        grade = (
+            self.env["dunning.grade"]
+            .with_user(self.supervisor)
+            .create({"name": "New", "code": "NEW", "ruler_id": self.ruler.id})
         )
         self.assertEqual(grade.company_id, self.company)
