@@ -98,17 +98,26 @@ def build(registry, size):
         env["res.lang"]._activate_lang("fr_FR")
         eur = env.ref("base.EUR")
         eur.active = True
-        env["res.currency.rate"].create({"currency_id": eur.id, "name": "2020-01-01", "rate": 0.9, "company_id": company.id})
+        env["res.currency.rate"].create(
+            {"currency_id": eur.id, "name": "2020-01-01", "rate": 0.9, "company_id": company.id}
+        )
         grades = [
             env.ref("dunning_ruler.dunning_grade_standard"),
             env.ref("dunning_ruler.dunning_grade_vip"),
             env.ref("dunning_ruler.dunning_grade_high_risk"),
         ]
         never = env["dunning.grade"].create(
-            {"name": "Bench: never", "code": "BENCH-NONE", "ruler_id": grades[0].ruler_id.id, "no_dunning": True}
+            {
+                "name": "Bench: never",
+                "code": "BENCH-NONE",
+                "ruler_id": grades[0].ruler_id.id,
+                "no_dunning": True,
+            }
         )
         # The final level also schedules a call: a real mixed-channel run.
-        tmpl_partner = env["res.partner"].create({"name": "Bench template", "is_company": True, "email": "t@bench.example.com"})
+        tmpl_partner = env["res.partner"].create(
+            {"name": "Bench template", "is_company": True, "email": "t@bench.example.com"}
+        )
         tmpl_moves = {}
         for currency in (company.currency_id, eur):
             move = env["account.move"].create(
@@ -119,7 +128,14 @@ def build(registry, size):
                     "invoice_date_due": AS_OF,
                     "currency_id": currency.id,
                     "invoice_line_ids": [
-                        Command.create({"name": "GPS tracking, monthly", "quantity": 1, "price_unit": 100.0, "tax_ids": []})
+                        Command.create(
+                            {
+                                "name": "GPS tracking, monthly",
+                                "quantity": 1,
+                                "price_unit": 100.0,
+                                "tax_ids": [],
+                            }
+                        )
                     ],
                 }
             )
@@ -211,7 +227,9 @@ def build(registry, size):
                 move_over[col] = f"round(t.{col} * v.factor * {residual}, 2)"
         cr.execute(_clone_sql(cr, "account_move", source, move_over), args)
 
-        line_source = source.replace("JOIN account_move t ON t.id = v.tmpl", "JOIN account_move_line t ON t.move_id = v.tmpl")
+        line_source = source.replace(
+            "JOIN account_move t ON t.id = v.tmpl", "JOIN account_move_line t ON t.move_id = v.tmpl"
+        )
         line_over = {
             "move_id": "v.id",
             "move_name": name,
@@ -222,8 +240,16 @@ def build(registry, size):
             "create_date": "now() at time zone 'UTC'",
             "write_date": "now() at time zone 'UTC'",
         }
-        for col in ("debit", "credit", "balance", "amount_currency", "price_unit", "price_subtotal", "price_total",
-                    "tax_base_amount"):
+        for col in (
+            "debit",
+            "credit",
+            "balance",
+            "amount_currency",
+            "price_unit",
+            "price_subtotal",
+            "price_total",
+            "tax_base_amount",
+        ):
             line_over[col] = f"round(t.{col} * v.factor, 2)"
         for col in ("amount_residual", "amount_residual_currency"):
             line_over[col] = f"round(t.{col} * v.factor * (1 - v.paid), 2)"
@@ -341,7 +367,9 @@ def section_run(registry, args, out):
     rss0 = _maxrss_mb()
     q0 = _sql_count()
     t0 = time.perf_counter()
-    summary = _run_once(registry, args.mode if args.mode in ("cron", "single") else "cron", batch_size=args.batch_size)
+    summary = _run_once(
+        registry, args.mode if args.mode in ("cron", "single") else "cron", batch_size=args.batch_size
+    )
     out["run_s"] = time.perf_counter() - t0
     out["queries"] = _sql_count() - q0
     out["rss_growth_mb"] = _maxrss_mb() - rss0
@@ -365,7 +393,7 @@ def section_concurrent(registry, args, out):
         try:
             barrier.wait()
             results[n] = _run_once(registry, "cron")
-        except Exception as e:  # noqa: BLE001 - reported below
+        except Exception as e:
             _logger.exception("worker %s failed", n)
             errors.append(repr(e))
 
@@ -376,7 +404,9 @@ def section_concurrent(registry, args, out):
     for t in threads:
         t.join()
     out["run_s"] = time.perf_counter() - t0
-    out["workers"] = {n: {k: results[n][k] for k in ("partners", "events", "locked")} for n in sorted(results)}
+    out["workers"] = {
+        n: {k: results[n][k] for k in ("partners", "events", "locked")} for n in sorted(results)
+    }
     out["errors"] = errors
     _check(registry, out)
 
@@ -403,26 +433,48 @@ SECTIONS = {
 def report(size, out):
     print(f"\n=== dunning benchmark: {size} invoices, as of {AS_OF} ===")
     if "bare_sql_s" in out:
-        print(f"bare SQL selection of overdue installments: {out['bare_sql_s'] * 1000:.0f} ms ({out['bare_sql_rows']} rows)")
-        print(f"engine preview (plan, no side effect):      {out['preview_s'] * 1000:.0f} ms ({out['preview_steps']} steps)"
-              f"  = {out['preview_s'] / max(out['bare_sql_s'], 1e-9):.1f}x bare SQL")
+        print(
+            f"bare SQL selection of overdue installments: {out['bare_sql_s'] * 1000:.0f} ms ({out['bare_sql_rows']} rows)"
+        )
+        print(
+            f"engine preview (plan, no side effect):      {out['preview_s'] * 1000:.0f} ms ({out['preview_steps']} steps)"
+            f"  = {out['preview_s'] / max(out['bare_sql_s'], 1e-9):.1f}x bare SQL"
+        )
     if "summary" in out:
         s = out["summary"]
-        print(f"run: {out['run_s']:.1f} s wall, {size / out['run_s']:.0f} invoices/s, {out['queries']} SQL queries, "
-              f"peak RSS +{out['rss_growth_mb']:.0f} MB"
-              + (f", tracemalloc peak {out['tracemalloc_peak_mb']:.0f} MB" if "tracemalloc_peak_mb" in out else ""))
-        print(f"     {s['partners']} customers, {s['invoices']} invoices, {s['events']} events "
-              f"({s['done']} done, {s['skipped']} skipped, {s['failed']} failed)")
+        print(
+            f"run: {out['run_s']:.1f} s wall, {size / out['run_s']:.0f} invoices/s, {out['queries']} SQL queries, "
+            f"peak RSS +{out['rss_growth_mb']:.0f} MB"
+            + (
+                f", tracemalloc peak {out['tracemalloc_peak_mb']:.0f} MB"
+                if "tracemalloc_peak_mb" in out
+                else ""
+            )
+        )
+        print(
+            f"     {s['partners']} customers, {s['invoices']} invoices, {s['events']} events "
+            f"({s['done']} done, {s['skipped']} skipped, {s['failed']} failed)"
+        )
     if "workers" in out:
-        print(f"concurrent workers: {out['run_s']:.1f} s wall; {out['workers']}; errors: {out['errors'] or 'none'}")
+        print(
+            f"concurrent workers: {out['run_s']:.1f} s wall; {out['workers']}; errors: {out['errors'] or 'none'}"
+        )
     if "events_after_cut" in out:
-        print(f"resume: cut after {out['first_partners']} customers ({out['events_after_cut']} events), "
-              f"resumed with {out['resumed_partners']} more")
+        print(
+            f"resume: cut after {out['first_partners']} customers ({out['events_after_cut']} events), "
+            f"resumed with {out['resumed_partners']} more"
+        )
     if "duplicates" in out:
-        print(f"checks: {out['duplicates']} duplicate (installment, level, channel), {out['emails_done']} emails queued "
-              f"({out['emails_without_mail']} without a queued mail, {out['emails_failed']} failed: no address), "
-              f"rerun created {out['rerun_events']} events")
-    ok = out.get("duplicates", 0) == 0 and out.get("rerun_events", 0) == 0 and out.get("emails_without_mail", 0) == 0
+        print(
+            f"checks: {out['duplicates']} duplicate (installment, level, channel), {out['emails_done']} emails queued "
+            f"({out['emails_without_mail']} without a queued mail, {out['emails_failed']} failed: no address), "
+            f"rerun created {out['rerun_events']} events"
+        )
+    ok = (
+        out.get("duplicates", 0) == 0
+        and out.get("rerun_events", 0) == 0
+        and out.get("emails_without_mail", 0) == 0
+    )
     ok = ok and not out.get("errors")
     print("RESULT:", "OK" if ok else "FAILED")
     return ok

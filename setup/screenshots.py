@@ -21,17 +21,31 @@ WIDTH, HEIGHT = 1400, 860
 class Browser:
     def __init__(self):
         chrome = next(
-            (shutil.which(b) for b in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable") if shutil.which(b)),
+            (
+                shutil.which(b)
+                for b in ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+                if shutil.which(b)
+            ),
             None,
         )
         if not chrome:
             sys.exit("chromium not found (apt-get install chromium)")
         self.profile = tempfile.mkdtemp(prefix="dunning_shots_")
         self.proc = subprocess.Popen(
-            [chrome, "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run",
-             f"--window-size={WIDTH},{HEIGHT}", "--remote-debugging-port=0", f"--user-data-dir={self.profile}",
-             "about:blank"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                chrome,
+                "--headless=new",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--hide-scrollbars",
+                "--no-first-run",
+                f"--window-size={WIDTH},{HEIGHT}",
+                "--remote-debugging-port=0",
+                f"--user-data-dir={self.profile}",
+                "about:blank",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         port_file = os.path.join(self.profile, "DevToolsActivePort")
         for _ in range(100):
@@ -44,7 +58,13 @@ class Browser:
         self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60)
         self.msg_id = 0
         self.call("Page.enable")
-        self.call("Emulation.setDeviceMetricsOverride", width=WIDTH, height=HEIGHT, deviceScaleFactor=1, mobile=False)
+        self.call(
+            "Emulation.setDeviceMetricsOverride",
+            width=WIDTH,
+            height=HEIGHT,
+            deviceScaleFactor=1,
+            mobile=False,
+        )
 
     def call(self, method, **params):
         self.msg_id += 1
@@ -114,8 +134,10 @@ def main():
         b.goto("/odoo/action-dunning_ruler.dunning_dashboard_server_action", ".o_kanban_record")
         b.shot("dashboard")
         b.goto("/odoo/action-dunning_ruler.dunning_ruler_action", ".o_data_row")
-        b.js("[...document.querySelectorAll('.o_data_row')].find(r => r.textContent.includes('Standard'))"
-             ".querySelector('td.o_data_cell').click()")
+        b.js(
+            "[...document.querySelectorAll('.o_data_row')].find(r => r.textContent.includes('Standard'))"
+            ".querySelector('td.o_data_cell').click()"
+        )
         b.wait_for(".o_form_view .o_field_widget[name=level_ids] .o_data_row")
         time.sleep(1.5)
         b.shot("ruler_form")

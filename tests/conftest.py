@@ -9,6 +9,7 @@ Odoo test classes (TransactionCase, HttpCase, ...) work as usual; plain pytest
 functions can use the fixtures below.  Without --odoo-database (plain
 `pytest`), every test here is skipped instead of failing on a missing server.
 """
+
 import ast
 import os
 from pathlib import Path
@@ -20,7 +21,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 def _odoo_db(config):
     try:
-        return config.getoption('--odoo-database')
+        return config.getoption("--odoo-database")
     except ValueError:  # pytest-odoo not loaded
         return None
 
@@ -28,27 +29,27 @@ def _odoo_db(config):
 def pytest_collection_modifyitems(config, items):
     if _odoo_db(config):
         return
-    skip = pytest.mark.skip(reason='needs an Odoo database: run ./setup/test')
+    skip = pytest.mark.skip(reason="needs an Odoo database: run ./setup/test")
     for item in items:
         item.add_marker(skip)
 
 
 def _project_addon_dirs():
     dirs = [REPO_ROOT]
-    for extra in os.environ.get('DUNNING_EXTRA_ADDONS_PATH', '').replace(':', ',').split(','):
+    for extra in os.environ.get("DUNNING_EXTRA_ADDONS_PATH", "").replace(":", ",").split(","):
         if extra:
             dirs.append(Path(extra))
     return dirs
 
 
-@pytest.fixture(scope='session')
+@pytest.fixture(scope="session")
 def project_addons():
     """{name: manifest dict} of the installable project addons."""
     found = {}
     for d in _project_addon_dirs():
-        for manifest in sorted(d.glob('*/__manifest__.py')):
-            data = ast.literal_eval(manifest.read_text(encoding='utf-8'))
-            if data.get('installable', True):
+        for manifest in sorted(d.glob("*/__manifest__.py")):
+            data = ast.literal_eval(manifest.read_text(encoding="utf-8"))
+            if data.get("installable", True):
                 found.setdefault(manifest.parent.name, data)
     return found
 

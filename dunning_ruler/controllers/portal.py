@@ -26,7 +26,11 @@ class DunningPortal(PortalAccount):
     def portal_my_dunning(self, **kw):
         """The customer's account situation: what is overdue, what is owed, what happens next."""
         Move = request.env["account.move"]
-        moves = Move.search(self._dunning_open_invoices_domain(), order="invoice_date_due, id") if Move.has_access("read") else Move
+        moves = (
+            Move.search(self._dunning_open_invoices_domain(), order="invoice_date_due, id")
+            if Move.has_access("read")
+            else Move
+        )
         partner = request.env.user.partner_id
         values = self._prepare_portal_layout_values()
         values.update(partner._dunning_portal_values(moves, fields.Date.context_today(partner)))

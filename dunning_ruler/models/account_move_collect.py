@@ -26,7 +26,10 @@ class AccountMove(models.Model):
     )
     dunning_fee_ids = fields.One2many("dunning.fee", "move_id", string="Dunning Fees", readonly=True)
     dunning_is_fee_invoice = fields.Boolean(
-        string="Dunning Fee Invoice", copy=False, readonly=True, help="Carries dunning fees: never charged a fee itself."
+        string="Dunning Fee Invoice",
+        copy=False,
+        readonly=True,
+        help="Carries dunning fees: never charged a fee itself.",
     )
 
 

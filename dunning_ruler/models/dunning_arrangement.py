@@ -28,10 +28,14 @@ class DunningArrangement(models.Model):
         domain="[('parent_id', '=', False)]",
         tracking=True,
     )
-    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
     currency_id = fields.Many2one(related="company_id.currency_id")
     user_id = fields.Many2one("res.users", string="Agent", default=lambda self: self.env.user, tracking=True)
-    date_start = fields.Date(string="Agreed On", required=True, default=fields.Date.context_today, tracking=True)
+    date_start = fields.Date(
+        string="Agreed On", required=True, default=fields.Date.context_today, tracking=True
+    )
     date_end = fields.Date(string="Ended On", readonly=True, copy=False)
     invoice_ids = fields.Many2many(
         "account.move",
@@ -45,12 +49,19 @@ class DunningArrangement(models.Model):
     )
     line_ids = fields.One2many("dunning.arrangement.line", "arrangement_id", string="Instalments", copy=True)
     amount_arranged = fields.Monetary(
-        string="Amount Arranged", readonly=True, copy=False, help="Open amount of the invoices when the plan was agreed."
+        string="Amount Arranged",
+        readonly=True,
+        copy=False,
+        help="Open amount of the invoices when the plan was agreed.",
     )
     amount_total = fields.Monetary(string="Instalments Total", compute="_compute_amounts", store=True)
     amount_paid = fields.Monetary(string="Paid Since", compute="_compute_amount_paid")
     level_id = fields.Many2one(
-        "dunning.level", string="Paused At Level", readonly=True, copy=False, help="Highest level reached when agreed."
+        "dunning.level",
+        string="Paused At Level",
+        readonly=True,
+        copy=False,
+        help="Highest level reached when agreed.",
     )
     state = fields.Selection(
         [
@@ -85,7 +96,9 @@ class DunningArrangement(models.Model):
             if plan.state == "draft":
                 plan.amount_paid = 0.0
             else:
-                plan.amount_paid = plan.amount_arranged - sum(plan.invoice_ids.mapped("amount_residual_signed"))
+                plan.amount_paid = plan.amount_arranged - sum(
+                    plan.invoice_ids.mapped("amount_residual_signed")
+                )
 
     @api.constrains("line_ids", "date_start")
     def _check_lines(self):
@@ -93,15 +106,19 @@ class DunningArrangement(models.Model):
             if any(line.amount <= 0 for line in plan.line_ids):
                 raise ValidationError(self.env._("Every instalment needs a positive amount."))
             if any(line.date < plan.date_start for line in plan.line_ids):
-                raise ValidationError(self.env._("Instalments cannot fall before the date the plan was agreed."))
+                raise ValidationError(
+                    self.env._("Instalments cannot fall before the date the plan was agreed.")
+                )
 
     @api.constrains("partner_id", "invoice_ids", "company_id")
     def _check_invoices(self):
         for plan in self:
             wrong = plan.invoice_ids.filtered(
-                lambda m, p=plan: m.commercial_partner_id != p.partner_id.commercial_partner_id
-                or m.company_id != p.company_id
-                or m.move_type != "out_invoice"
+                lambda m, p=plan: (
+                    m.commercial_partner_id != p.partner_id.commercial_partner_id
+                    or m.company_id != p.company_id
+                    or m.move_type != "out_invoice"
+                )
             )
             if wrong:
                 raise ValidationError(
@@ -133,8 +150,14 @@ class DunningArrangement(models.Model):
 
     def write(self, vals):
         # An agreed plan is a record of what was agreed: only a new plan can change it.
-        if not self.env.su and self._LOCKED_FIELDS & set(vals) and self.filtered(lambda p: p.state != "draft"):
-            raise UserError(self.env._("An agreed payment arrangement cannot be changed: cancel it and record a new one."))
+        if (
+            not self.env.su
+            and self._LOCKED_FIELDS & set(vals)
+            and self.filtered(lambda p: p.state != "draft")
+        ):
+            raise UserError(
+                self.env._("An agreed payment arrangement cannot be changed: cancel it and record a new one.")
+            )
         return super().write(vals)
 
     def _check_agent(self):
@@ -157,7 +180,9 @@ class DunningArrangement(models.Model):
                         ", ".join(busy.mapped("name")),
                     )
                 )
-            if plan.invoice_ids.filtered(lambda m: m.payment_state not in ("not_paid", "partial") or m.state != "posted"):
+            if plan.invoice_ids.filtered(
+                lambda m: m.payment_state not in ("not_paid", "partial") or m.state != "posted"
+            ):
                 raise UserError(self.env._("Only open posted invoices can be arranged."))
             owed = sum(plan.invoice_ids.mapped("amount_residual_signed"))
             if plan.currency_id.compare_amounts(plan.amount_total, owed) != 0:
@@ -183,7 +208,9 @@ class DunningArrangement(models.Model):
     def action_cancel(self):
         self._check_agent()
         active = self.filtered(lambda p: p.state == "active")
-        active._release(fields.Date.context_today(self), "cancel", self.env._("Payment arrangement cancelled."))
+        active._release(
+            fields.Date.context_today(self), "cancel", self.env._("Payment arrangement cancelled.")
+        )
         (self - active).filtered(lambda p: p.state == "draft").write({"state": "cancel"})
         return True
 

@@ -102,7 +102,9 @@ class DunningEffectiveness(models.Model):
     @api.model
     def _get_figures(self, domain=None):
         """{(level, grade): {amount_due, paid_N, share_N}}: used by tests and the dashboard."""
-        aggregates = ["amount_due:sum"] + [f"paid_{d}:sum" for d in WINDOWS] + [f"share_{d}:avg" for d in WINDOWS]
+        aggregates = (
+            ["amount_due:sum"] + [f"paid_{d}:sum" for d in WINDOWS] + [f"share_{d}:avg" for d in WINDOWS]
+        )
         result = {}
         for level, grade, *values in self._read_group(domain or [], ["level_id", "grade_id"], aggregates):
             result[(level, grade)] = dict(zip([a.split(":")[0] for a in aggregates], values))

@@ -292,8 +292,9 @@ class DunningEngine(models.AbstractModel):
             summary["partners"] += len({s.partner_id for s in steps})
             summary["invoices"] += len({m for s in steps if not s.skipped for m in s.move_ids})
             summary["events"] += len(events)
+            # Channels may add states (e.g. SMS waiting for quiet hours: pending).
             for state, count in Counter(events.mapped("state")).items():
-                summary[state] += count
+                summary[state] = summary.get(state, 0) + count
             if autocommit:
                 time_left = self.env["ir.cron"]._commit_progress(len(chunk))
             # The ORM cache only holds the current batch: memory is bounded by the

@@ -23,7 +23,9 @@ class DunningEngine(models.AbstractModel):
         # A missed instalment releases its invoices before the ladder is planned, so the
         # same run resumes their dunning; a kept plan keeps them out of it.
         self.env["dunning.arrangement"].sudo()._check_arrangements(as_of=as_of, company_ids=company_ids)
-        return super()._run(as_of=as_of, company_ids=company_ids, partner_ids=partner_ids, batch_size=batch_size)
+        return super()._run(
+            as_of=as_of, company_ids=company_ids, partner_ids=partner_ids, batch_size=batch_size
+        )
 
     # ------------------------------------------------------------------
     # Level conditions
@@ -87,11 +89,16 @@ class DunningEngine(models.AbstractModel):
             partner_ids = partners_by_level[level.id]
             matching = None
             if level.condition_partner_domain:
-                matching = set(Partner.search([("id", "in", list(partner_ids))] + level._get_condition_domain()).ids)
+                matching = set(
+                    Partner.search([("id", "in", list(partner_ids))] + level._get_condition_domain()).ids
+                )
             currency = level.company_id.currency_id
             for partner_id in partner_ids:
                 amount, count = totals.get((company_of[level.id, partner_id], partner_id), (0.0, 0))
-                if level.condition_min_amount > 0 and currency.compare_amounts(amount, level.condition_min_amount) < 0:
+                if (
+                    level.condition_min_amount > 0
+                    and currency.compare_amounts(amount, level.condition_min_amount) < 0
+                ):
                     failed[partner_id, level.id] = self.env._(
                         "Condition not met: overdue total %(amount)s is below %(min)s.",
                         amount=float_round(amount, precision_rounding=currency.rounding),

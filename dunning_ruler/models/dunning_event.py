@@ -5,7 +5,7 @@ from collections import defaultdict
 from lxml import etree, html
 from markupsafe import Markup, escape
 
-from odoo import Command, _, api, fields, models
+from odoo import Command, api, fields, models
 from odoo.tools import SQL, clean_context, formataddr
 
 _logger = logging.getLogger(__name__)
@@ -27,7 +27,9 @@ class _LayoutCache:
         self.skeletons = {}
 
     def _standard(self, partner, message, rdata):
-        for _lang, render_values, group in partner._notify_get_classified_recipients_iterator(message, [rdata]):
+        for _lang, render_values, group in partner._notify_get_classified_recipients_iterator(
+            message, [rdata]
+        ):
             return partner._notify_by_email_render_layout(message, group, render_values=render_values)
         return message.body
 
@@ -44,7 +46,9 @@ class _LayoutCache:
     def _fill(self, skeleton, message):
         parts, name_ph = skeleton
         name = escape((message.record_name or "").replace("/", "-"))
-        values = [escape(message.preview or ""), message.body or ""] if len(parts) == 3 else [message.body or ""]
+        values = (
+            [escape(message.preview or ""), message.body or ""] if len(parts) == 3 else [message.body or ""]
+        )
         out = parts[0]
         for value, part in zip(values, parts[1:]):
             out += str(value) + part
@@ -60,7 +64,11 @@ class _LayoutCache:
         ):
             if group.get("has_button_access"):  # per-record access link: no skeleton
                 return None
-            rendered = str(partner._notify_by_email_render_layout(fake, group, render_values={**render_values, "message": fake}))
+            rendered = str(
+                partner._notify_by_email_render_layout(
+                    fake, group, render_values={**render_values, "message": fake}
+                )
+            )
         if rendered is None:
             return None
         # the body placeholder sits in the body, and as plain text in the preview
@@ -246,10 +254,14 @@ class DunningEvent(models.Model):
             etree.SubElement(loop, "t", {"t-out": "dunning_separator"})
             root.append(loop)
             variables = tmpl._render_eval_context()
-            variables.update(dunning_events=tmpl.env[tmpl.render_model].browse(event_ids), dunning_separator=separator)
+            variables.update(
+                dunning_events=tmpl.env[tmpl.render_model].browse(event_ids), dunning_separator=separator
+            )
             options = {}
-            if not tmpl._unrestricted_rendering and not tmpl.env.is_admin() and not tmpl.env.user.has_group(
-                "mail.group_mail_template_editor"
+            if (
+                not tmpl._unrestricted_rendering
+                and not tmpl.env.is_admin()
+                and not tmpl.env.user.has_group("mail.group_mail_template_editor")
             ):
                 options["raise_on_forbidden_code_for_model"] = tmpl.render_model
             try:
@@ -258,8 +270,12 @@ class DunningEvent(models.Model):
                     .with_context(dunning_qweb_compile_cache={})
                     ._render(root, variables, **options)[5:-6]
                 )
-            except Exception:  # noqa: BLE001 - the standard path reports it properly
-                _logger.info("Batch rendering of %s failed, rendering event per event", tmpl.display_name, exc_info=True)
+            except Exception:
+                _logger.info(
+                    "Batch rendering of %s failed, rendering event per event",
+                    tmpl.display_name,
+                    exc_info=True,
+                )
                 results.update(
                     tmpl._render_field("body_html", event_ids, engine="qweb", options={"post_process": True})
                 )
@@ -271,7 +287,9 @@ class DunningEvent(models.Model):
                 )
                 continue
             results.update(
-                tmpl._render_template_postprocess(tmpl.render_model, dict(zip(event_ids, map(Markup, bodies))))
+                tmpl._render_template_postprocess(
+                    tmpl.render_model, dict(zip(event_ids, map(Markup, bodies)))
+                )
             )
         return results
 
@@ -340,7 +358,9 @@ class DunningEvent(models.Model):
         partners = Partner.browse(dict.fromkeys(event.partner_id.id for event, *_rest in posts))
         subtype_id = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
         recipient_ids = list({recipient.id for _event, recipient, *_rest in posts})
-        recipients_data = self.env["mail.followers"]._get_recipient_data(partners, "comment", subtype_id, recipient_ids)
+        recipients_data = self.env["mail.followers"]._get_recipient_data(
+            partners, "comment", subtype_id, recipient_ids
+        )
         author_id, email_from = Partner._message_compute_author(None, None)
         real_author = Partner._message_compute_real_author(author_id)
         fast, result = [], {}
@@ -348,7 +368,9 @@ class DunningEvent(models.Model):
             event, recipient = post[0], post[1]
             data = recipients_data.get(event.partner_id.id, {})
             notified = {
-                pid for pid, pdata in data.items() if pdata["is_follower"] and pdata["active"] and pid != real_author.id
+                pid
+                for pid, pdata in data.items()
+                if pdata["is_follower"] and pdata["active"] and pid != real_author.id
             }
             rdata = data.get(recipient.id)
             if (
@@ -362,7 +384,9 @@ class DunningEvent(models.Model):
             else:
                 fast.append((event, recipient, post[2], post[3], rdata))
         if fast:
-            result.update(self._dunning_post_messages_batch(fast, author_id, email_from, real_author, subtype_id))
+            result.update(
+                self._dunning_post_messages_batch(fast, author_id, email_from, real_author, subtype_id)
+            )
         return result
 
     def _dunning_post_messages_batch(self, posts, author_id, email_from, real_author, subtype_id):
@@ -427,7 +451,9 @@ class DunningEvent(models.Model):
             )
         )
         history = defaultdict(list)
-        for res_id, mid, message_id, message_type, internal in sorted(self.env.cr.fetchall(), key=lambda r: r[1]):
+        for res_id, mid, message_id, message_type, internal in sorted(
+            self.env.cr.fetchall(), key=lambda r: r[1]
+        ):
             history[res_id].append((mid, message_id, message_type, internal))
         outgoing_types = ("comment", "auto_comment", "email", "email_outgoing")
         layouts = _LayoutCache(self.env)

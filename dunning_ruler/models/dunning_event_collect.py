@@ -13,7 +13,9 @@ class DunningEvent(models.Model):
         [("call", "Call"), ("reply", "Customer reply"), ("visit", "Visit"), ("other", "Other")],
         string="Contact",
     )
-    handover_id = fields.Many2one("dunning.handover", string="Hand-over", ondelete="set null", index="btree_not_null")
+    handover_id = fields.Many2one(
+        "dunning.handover", string="Hand-over", ondelete="set null", index="btree_not_null"
+    )
     fee_ids = fields.One2many("dunning.fee", "event_id", string="Fees")
 
     def _dunning_activity_user(self):
@@ -31,8 +33,13 @@ class DunningEvent(models.Model):
     def _get_dunning_fees(self):
         """Fees charged for this event's level on its invoices (shown in the reminder)."""
         self.ensure_one()
-        return self.env["dunning.fee"].sudo().search(
-            [("level_id", "=", self.level_id.id), ("move_id", "in", self.invoice_ids.ids)], order="move_id"
+        return (
+            self.env["dunning.fee"]
+            .sudo()
+            .search(
+                [("level_id", "=", self.level_id.id), ("move_id", "in", self.invoice_ids.ids)],
+                order="move_id",
+            )
         )
 
     # ------------------------------------------------------------------
@@ -41,29 +48,39 @@ class DunningEvent(models.Model):
     def _dunning_action_handover(self):
         """Hand the customers' overdue invoices to the level's agency, and email it a summary."""
         Handover = self.env["dunning.handover"].sudo()
-        lines = self.env["account.move.line"].sudo().search(
-            [
-                ("display_type", "=", "payment_term"),
-                ("parent_state", "=", "posted"),
-                ("move_id.move_type", "=", "out_invoice"),
-                ("reconciled", "=", False),
-                ("amount_residual", ">", 0),
-                ("date_maturity", "<=", max(self.mapped("date"))),
-                ("move_id.commercial_partner_id", "in", self.partner_id.ids),
-                ("company_id", "in", self.company_id.ids),
-                ("move_id.dunning_excluded", "=", False),
-                ("move_id.dunning_handover_id", "=", False),
-                ("move_id.dunning_arrangement_id", "=", False),
-            ]
+        lines = (
+            self.env["account.move.line"]
+            .sudo()
+            .search(
+                [
+                    ("display_type", "=", "payment_term"),
+                    ("parent_state", "=", "posted"),
+                    ("move_id.move_type", "=", "out_invoice"),
+                    ("reconciled", "=", False),
+                    ("amount_residual", ">", 0),
+                    ("date_maturity", "<=", max(self.mapped("date"))),
+                    ("move_id.commercial_partner_id", "in", self.partner_id.ids),
+                    ("company_id", "in", self.company_id.ids),
+                    ("move_id.dunning_excluded", "=", False),
+                    ("move_id.dunning_handover_id", "=", False),
+                    ("move_id.dunning_arrangement_id", "=", False),
+                ]
+            )
         )
         overdue = defaultdict(lambda: self.env["account.move"])
         for line in lines:
-            overdue[line.move_id.commercial_partner_id.id, line.company_id.id, line.date_maturity] |= line.move_id
+            overdue[line.move_id.commercial_partner_id.id, line.company_id.id, line.date_maturity] |= (
+                line.move_id
+            )
         vals_list, events = [], []
         for event in self:
             moves = event.invoice_ids.filtered(lambda m: not m.dunning_handover_id)
             for (partner_id, company_id, maturity), found in overdue.items():
-                if partner_id == event.partner_id.id and company_id == event.company_id.id and maturity <= event.date:
+                if (
+                    partner_id == event.partner_id.id
+                    and company_id == event.company_id.id
+                    and maturity <= event.date
+                ):
                     moves |= found
             vals_list.append(
                 {

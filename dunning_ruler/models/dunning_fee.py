@@ -20,11 +20,15 @@ class DunningFee(models.Model):
     )
     level_id = fields.Many2one("dunning.level", required=True, index=True, ondelete="restrict")
     event_id = fields.Many2one("dunning.event", index="btree_not_null", ondelete="set null")
-    partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True, ondelete="restrict")
+    partner_id = fields.Many2one(
+        "res.partner", string="Customer", required=True, index=True, ondelete="restrict"
+    )
     company_id = fields.Many2one("res.company", required=True, index=True)
     currency_id = fields.Many2one("res.currency", required=True)
     amount = fields.Monetary(required=True)
-    fee_move_id = fields.Many2one("account.move", string="Charged On", index="btree_not_null", ondelete="set null")
+    fee_move_id = fields.Many2one(
+        "account.move", string="Charged On", index="btree_not_null", ondelete="set null"
+    )
     fee_line_id = fields.Many2one("account.move.line", string="Fee Line", ondelete="set null")
 
     _move_level_uniq = models.Constraint(

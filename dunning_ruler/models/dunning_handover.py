@@ -17,10 +17,19 @@ class DunningHandover(models.Model):
     _check_company_auto = True
 
     name = fields.Char(compute="_compute_name", store=True)
-    partner_id = fields.Many2one("res.partner", string="Customer", required=True, index=True, ondelete="restrict")
-    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
+    partner_id = fields.Many2one(
+        "res.partner", string="Customer", required=True, index=True, ondelete="restrict"
+    )
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
     agency_id = fields.Many2one(
-        "res.partner", string="Collection Agency", required=True, index=True, ondelete="restrict", tracking=True
+        "res.partner",
+        string="Collection Agency",
+        required=True,
+        index=True,
+        ondelete="restrict",
+        tracking=True,
     )
     level_id = fields.Many2one("dunning.level", ondelete="set null", index="btree_not_null")
     grade_id = fields.Many2one("dunning.grade", compute="_compute_grade", store=True)
@@ -29,13 +38,21 @@ class DunningHandover(models.Model):
         "account.move", "dunning_handover_account_move_rel", "handover_id", "move_id", string="Invoices"
     )
     invoice_count = fields.Integer(compute="_compute_invoice_count", store=True)
-    amount = fields.Monetary(string="Amount Handed Over", currency_field="currency_id", help="Open amount at hand-over.")
+    amount = fields.Monetary(
+        string="Amount Handed Over", currency_field="currency_id", help="Open amount at hand-over."
+    )
     amount_residual = fields.Monetary(
         string="Still Owed", currency_field="currency_id", compute="_compute_amount_residual"
     )
-    currency_id = fields.Many2one("res.currency", required=True, default=lambda self: self.env.company.currency_id)
+    currency_id = fields.Many2one(
+        "res.currency", required=True, default=lambda self: self.env.company.currency_id
+    )
     state = fields.Selection(
-        [("active", "Handed over"), ("cleared", "Cleared")], default="active", required=True, index=True, tracking=True
+        [("active", "Handed over"), ("cleared", "Cleared")],
+        default="active",
+        required=True,
+        index=True,
+        tracking=True,
     )
     mail_message_id = fields.Many2one("mail.message", string="Summary Sent", ondelete="set null")
     failure_reason = fields.Text()
@@ -46,12 +63,16 @@ class DunningHandover(models.Model):
     @api.depends("partner_id", "agency_id", "date")
     def _compute_name(self):
         for handover in self:
-            handover.name = f"{handover.partner_id.display_name} → {handover.agency_id.display_name} ({handover.date})"
+            handover.name = (
+                f"{handover.partner_id.display_name} → {handover.agency_id.display_name} ({handover.date})"
+            )
 
     @api.depends("partner_id", "company_id")
     def _compute_grade(self):
         for handover in self:
-            handover.grade_id = handover.partner_id.with_company(handover.company_id).dunning_effective_grade_id
+            handover.grade_id = handover.partner_id.with_company(
+                handover.company_id
+            ).dunning_effective_grade_id
 
     @api.depends("invoice_ids")
     def _compute_invoice_count(self):
@@ -68,7 +89,9 @@ class DunningHandover(models.Model):
         by_template = defaultdict(lambda: self.browse())
         for handover in self:
             if not handover.agency_id.email:
-                handover.failure_reason = self.env._("%s has no email address.", handover.agency_id.display_name)
+                handover.failure_reason = self.env._(
+                    "%s has no email address.", handover.agency_id.display_name
+                )
                 continue
             template = handover.level_id.handover_mail_template_id or self.env.ref(
                 "dunning_ruler.mail_template_dunning_handover"
@@ -113,7 +136,9 @@ class DunningHandover(models.Model):
             handover.invoice_ids.filtered(lambda m, h=handover: m.dunning_handover_id == h).write(
                 {"dunning_handover_id": False}
             )
-            handover.write({"state": "cleared", "cleared_date": today, "cleared_by_id": user.id, "clear_note": note})
+            handover.write(
+                {"state": "cleared", "cleared_date": today, "cleared_by_id": user.id, "clear_note": note}
+            )
             body = self.env._(
                 "Hand-over to %(agency)s cleared by %(user)s: %(note)s",
                 agency=handover.agency_id.display_name,

@@ -32,7 +32,10 @@ class DunningEvent(models.Model):
 
     channel = fields.Selection(selection_add=[("letter", "Letter")], ondelete={"letter": "set default"})
     letter_printed_date = fields.Datetime(
-        string="Letter Printed On", copy=False, readonly=True, help="Empty: the letter still has to be printed."
+        string="Letter Printed On",
+        copy=False,
+        readonly=True,
+        help="Empty: the letter still has to be printed.",
     )
 
     def _dunning_send_letter(self):
@@ -60,16 +63,20 @@ class DunningEvent(models.Model):
         one search for the whole batch."""
         if not self:
             return {}
-        lines = self.env["account.move.line"].sudo().search(
-            [
-                ("partner_id", "in", self.partner_id.ids),
-                ("company_id", "in", self.company_id.ids),
-                ("display_type", "=", "payment_term"),
-                ("parent_state", "=", "posted"),
-                ("move_id.move_type", "=", "out_invoice"),
-                ("reconciled", "=", False),
-                ("date_maturity", "<=", max(self.mapped("date"))),
-            ]
+        lines = (
+            self.env["account.move.line"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", self.partner_id.ids),
+                    ("company_id", "in", self.company_id.ids),
+                    ("display_type", "=", "payment_term"),
+                    ("parent_state", "=", "posted"),
+                    ("move_id.move_type", "=", "out_invoice"),
+                    ("reconciled", "=", False),
+                    ("date_maturity", "<=", max(self.mapped("date"))),
+                ]
+            )
         )
         by_key = defaultdict(lambda: lines.browse())
         for line in lines:
@@ -80,7 +87,9 @@ class DunningEvent(models.Model):
                 lambda line, d=event.date: line.date_maturity <= d
             )
             own = event.line_ids.filtered(lambda line: not line.reconciled)
-            result[event.id] = (candidates | own).sorted(lambda line: (line.date_maturity, line.move_id.name or ""))
+            result[event.id] = (candidates | own).sorted(
+                lambda line: (line.date_maturity, line.move_id.name or "")
+            )
         return result
 
     @api.model

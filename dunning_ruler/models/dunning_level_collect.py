@@ -37,7 +37,9 @@ class DunningLevel(models.Model):
         "mail.template",
         string="Hand-over Email",
         domain=[("model", "=", "dunning.handover")],
-        default=lambda self: self.env.ref("dunning_ruler.mail_template_dunning_handover", raise_if_not_found=False),
+        default=lambda self: self.env.ref(
+            "dunning_ruler.mail_template_dunning_handover", raise_if_not_found=False
+        ),
         help="Summary sent to the collection agency (empty: the default hand-over summary).",
     )
 
@@ -62,7 +64,9 @@ class DunningLevel(models.Model):
 
     def _has_conditions(self):
         self.ensure_one()
-        return bool(self.condition_min_amount > 0 or self.condition_min_invoices > 0 or self.condition_partner_domain)
+        return bool(
+            self.condition_min_amount > 0 or self.condition_min_invoices > 0 or self.condition_partner_domain
+        )
 
     def _get_condition_domain(self):
         self.ensure_one()
@@ -79,7 +83,7 @@ class DunningLevel(models.Model):
             if level.condition_partner_domain:
                 try:
                     self.env["res.partner"].sudo().search(level._get_condition_domain(), limit=1)
-                except Exception as error:  # noqa: BLE001 - any mistake in the filter is a user error
+                except Exception as error:
                     raise ValidationError(
                         self.env._(
                             "The customer filter of level “%(level)s” is invalid: %(error)s",
@@ -102,7 +106,9 @@ class DunningLevel(models.Model):
             if min(level.fee_amount, level.fee_percent, level.fee_max) < 0:
                 raise ValidationError(self.env._("The fee of level “%s” cannot be negative.", level.name))
             if level.fee_mode == "fixed" and not level.fee_amount:
-                raise ValidationError(self.env._("Level “%s” charges a fixed fee: set its amount.", level.name))
+                raise ValidationError(
+                    self.env._("Level “%s” charges a fixed fee: set its amount.", level.name)
+                )
             if level.fee_mode == "percent" and not 0 < level.fee_percent <= 100:
                 raise ValidationError(
                     self.env._("Level “%s” charges a percentage: set it between 0 and 100.", level.name)

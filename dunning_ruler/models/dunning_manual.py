@@ -63,7 +63,9 @@ class ResPartner(models.Model):
         rows = self.env.cr.dictfetchall()
         if not rows:
             return []
-        levels = self.env["dunning.level"].sudo().search([("ruler_id", "in", list({r["ruler_id"] for r in rows}))])
+        levels = (
+            self.env["dunning.level"].sudo().search([("ruler_id", "in", list({r["ruler_id"] for r in rows}))])
+        )
         ladder = defaultdict(list)
         for level in levels.sorted("offset_days"):
             ladder[level.ruler_id.id].append(level)

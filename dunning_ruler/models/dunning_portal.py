@@ -33,7 +33,8 @@ class ResPartner(models.Model):
 
             current = level.offset_days if level else None
             ahead = [
-                lvl for lvl in grade.ruler_id.level_ids.sorted("offset_days")
+                lvl
+                for lvl in grade.ruler_id.level_ids.sorted("offset_days")
                 if current is None or lvl.offset_days > current
             ]
             # Like the engine: of the levels already due, only the highest communicates.
@@ -53,5 +54,7 @@ class ResPartner(models.Model):
             "dunning_level": level,
             "next_level": next_level,
             "next_date": next_date,
-            "hold_until": commercial.dunning_hold_until if commercial.dunning_hold_until and commercial.dunning_hold_until > today else False,
+            "hold_until": commercial.dunning_hold_until
+            if commercial.dunning_hold_until and commercial.dunning_hold_until > today
+            else False,
         }

@@ -61,7 +61,10 @@ class DunningRuler(models.Model):
         """
         if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
             raise AccessError(self.env._("Only dunning agents can run the dunning rulers."))
-        return self.env["dunning.engine"]._run(as_of=as_of)
+        # The scheduled action (superuser) runs every company; a user only the companies
+        # they work in.
+        company_ids = None if self.env.su else self.env.companies.ids
+        return self.env["dunning.engine"]._run(as_of=as_of, company_ids=company_ids)
 
     @api.model
     def _cron_run_dunning(self):
@@ -71,7 +74,7 @@ class DunningRuler(models.Model):
         """Start the run in the background (the scheduled action, triggered now) and
         show its progress: a long run never freezes the browser."""
         if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
-            raise AccessError(_("Only dunning agents can run the dunning rulers."))
+            raise AccessError(self.env._("Only dunning agents can run the dunning rulers."))
         self.env.ref("dunning_ruler.ir_cron_dunning_run").sudo()._trigger()
         status = self.env["dunning.run.status"].create({})
         return status.action_refresh()

@@ -19,7 +19,9 @@ class ResPartner(models.Model):
     dunning_handover_id = fields.Many2one(
         "dunning.handover", string="Active Hand-over", compute="_compute_dunning_handover"
     )
-    dunning_arrangement_ids = fields.One2many("dunning.arrangement", "partner_id", string="Payment Arrangements")
+    dunning_arrangement_ids = fields.One2many(
+        "dunning.arrangement", "partner_id", string="Payment Arrangements"
+    )
 
     @api.depends_context("company")
     @api.depends("dunning_user_id", "commercial_partner_id")
@@ -40,7 +42,8 @@ class ResPartner(models.Model):
     @api.depends_context("allowed_company_ids")
     def _compute_dunning_handover(self):
         handovers = self.env["dunning.handover"].search(
-            [("partner_id", "in", self.commercial_partner_id.ids), ("state", "=", "active")], order="date desc, id desc"
+            [("partner_id", "in", self.commercial_partner_id.ids), ("state", "=", "active")],
+            order="date desc, id desc",
         )
         for partner in self:
             partner.dunning_handover_id = handovers.filtered(

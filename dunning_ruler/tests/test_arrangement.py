@@ -15,7 +15,9 @@ class TestArrangement(DunningCommon):
                 "partner_id": self.customer.id,
                 "date_start": start,
                 "invoice_ids": [Command.set(invoices.ids)],
-                "line_ids": [Command.create({"date": self.DUE + timedelta(days=d), "amount": a}) for d, a in plan],
+                "line_ids": [
+                    Command.create({"date": self.DUE + timedelta(days=d), "amount": a}) for d, a in plan
+                ],
             }
         )
 
@@ -40,12 +42,19 @@ class TestArrangement(DunningCommon):
         self.assertEqual(plan.state, "broken")
         self.assertIn(str(self.DUE + timedelta(days=20)), plan.broken_reason)
         self.assertFalse(invoice.dunning_arrangement_id)
-        self.assertIn("broken", self._events(channel="manual", date=self.DUE + timedelta(days=21))[-1:].message)
+        self.assertIn(
+            "broken", self._events(channel="manual", date=self.DUE + timedelta(days=21))[-1:].message
+        )
         # Paused 17 days (D+4 to D+21): the ladder resumes after Overdue, at Final, 17 days late.
-        self.assertFalse(self._events(invoice.partner_id, state="done", date=self.DUE + timedelta(days=21))
-                         .filtered(lambda e: e.level_id and invoice in e.invoice_ids))
+        self.assertFalse(
+            self._events(invoice.partner_id, state="done", date=self.DUE + timedelta(days=21)).filtered(
+                lambda e: e.level_id and invoice in e.invoice_ids
+            )
+        )
         self._run(self.DUE + timedelta(days=26))
-        self.assertFalse(self._events(date=self.DUE + timedelta(days=26)).filtered(lambda e: invoice in e.invoice_ids))
+        self.assertFalse(
+            self._events(date=self.DUE + timedelta(days=26)).filtered(lambda e: invoice in e.invoice_ids)
+        )
         self._run(self.DUE + timedelta(days=27))
         resumed = self._events(state="done", date=self.DUE + timedelta(days=27))
         self.assertEqual(resumed.invoice_ids, invoice)
@@ -87,13 +96,17 @@ class TestArrangement(DunningCommon):
                 "group_ids": [Command.set(self.env.ref("dunning_ruler.group_dunning_agent").ids)],
             }
         )
-        plan = self.env["dunning.arrangement"].with_user(agent).create(
-            {
-                "partner_id": self.customer.id,
-                "date_start": self.DUE,
-                "invoice_ids": [Command.set(invoice.ids)],
-                "line_ids": [Command.create({"date": self.DUE + timedelta(days=5), "amount": 300.0})],
-            }
+        plan = (
+            self.env["dunning.arrangement"]
+            .with_user(agent)
+            .create(
+                {
+                    "partner_id": self.customer.id,
+                    "date_start": self.DUE,
+                    "invoice_ids": [Command.set(invoice.ids)],
+                    "line_ids": [Command.create({"date": self.DUE + timedelta(days=5), "amount": 300.0})],
+                }
+            )
         )
         plan.action_confirm()
         self.assertEqual(plan.state, "active")

@@ -22,11 +22,15 @@ class TestLevelConditions(DunningCommon):
         skipped = self._events(state="skipped", date=self.DUE + timedelta(days=10))
         self.assertEqual(skipped.level_id, self._level(10))
         self.assertIn("overdue total 100.0 is below 500.0", skipped.failure_reason)
-        self.assertEqual(self._events(big, state="done", date=self.DUE + timedelta(days=10)).level_id, self._level(10))
+        self.assertEqual(
+            self._events(big, state="done", date=self.DUE + timedelta(days=10)).level_id, self._level(10)
+        )
         # Skipped counts as passed: nothing the next days, the next level fires on time.
         self.assertEqual(self._run(self.DUE + timedelta(days=11))["events"], 0)
         self._run(self.DUE + timedelta(days=15))
-        self.assertEqual(self._events(state="done", date=self.DUE + timedelta(days=15)).level_id, self._level(15))
+        self.assertEqual(
+            self._events(state="done", date=self.DUE + timedelta(days=15)).level_id, self._level(15)
+        )
 
     def test_min_overdue_invoices(self):
         self._level(3).condition_min_invoices = 2
@@ -49,7 +53,9 @@ class TestLevelConditions(DunningCommon):
         self._invoice(large, 100.0)
         self._run(self.DUE + timedelta(days=12))
         done = self._events(state="done")
-        self.assertEqual(done.level_id, self._level(3), "Final filtered out: the overdue notice is sent instead")
+        self.assertEqual(
+            done.level_id, self._level(3), "Final filtered out: the overdue notice is sent instead"
+        )
         cond = self._events(state="skipped", level_id=self._level(10).id)
         self.assertIn("customer filter", cond.failure_reason)
         self.assertEqual(self._events(large, state="done").level_id, self._level(10))

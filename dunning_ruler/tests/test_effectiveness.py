@@ -50,9 +50,7 @@ class TestDunningEffectiveness(DunningCommon):
 
         # Per grade, the share is the ratio of the sums (700 / 1500), not the mean of the rows.
         per_grade = dict(
-            Eff._read_group(
-                [("partner_id", "=", self.customer.id)], ["grade_id"], ["share_30:avg"]
-            )
+            Eff._read_group([("partner_id", "=", self.customer.id)], ["grade_id"], ["share_30:avg"])
         )
         self.assertAlmostEqual(per_grade[self.grade_standard], 100.0 * 700 / 1500, places=2)
         # Skipped lower levels and channels do not make rows of their own.

@@ -51,8 +51,21 @@ class TestFees(DunningCommon):
         # Rerun, and a manual replay of the same step: no second charge.
         self._run(day3)
         self.env["dunning.fee"]._charge(
-            [(type("Step", (), {"move_ids": (inv1 | inv2).ids, "level_id": self.overdue.id,
-                                "partner_id": self.customer.id, "company_id": self.company.id})(), event)],
+            [
+                (
+                    type(
+                        "Step",
+                        (),
+                        {
+                            "move_ids": (inv1 | inv2).ids,
+                            "level_id": self.overdue.id,
+                            "partner_id": self.customer.id,
+                            "company_id": self.company.id,
+                        },
+                    )(),
+                    event,
+                )
+            ],
             day3,
         )
         self.assertEqual(len(self._fees(level_id=self.overdue.id)), 2)
@@ -61,7 +74,9 @@ class TestFees(DunningCommon):
         final_fees = self._fees(level_id=self.final.id)
         self.assertEqual({f.move_id: f.amount for f in final_fees}, {inv1: 30.0, inv2: 10.0})
         self.assertFalse(self.env["dunning.fee"].search([("move_id", "=", fee_invoice.id)]))
-        self.assertEqual(final_fees.fee_line_id.product_id, self.env.ref("dunning_ruler.product_late_interest"))
+        self.assertEqual(
+            final_fees.fee_line_id.product_id, self.env.ref("dunning_ruler.product_late_interest")
+        )
 
     def test_unique_per_level_and_invoice(self):
         invoice = self._invoice(self.customer, 100.0)
@@ -92,7 +107,9 @@ class TestFees(DunningCommon):
     def test_booking_error_keeps_reminders(self):
         self._invoice(self.customer, 100.0)
         # No sale journal left for new invoices: the fee invoice cannot be created.
-        self.env["account.journal"].search([("type", "=", "sale"), ("company_id", "=", self.company.id)]).active = False
+        self.env["account.journal"].search(
+            [("type", "=", "sale"), ("company_id", "=", self.company.id)]
+        ).active = False
         self._run(self.DUE + timedelta(days=3))
         event = self._events(state="done", channel="email")
         self.assertTrue(event.mail_message_id, "the reminder is sent")

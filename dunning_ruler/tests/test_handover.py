@@ -12,7 +12,9 @@ class TestHandover(DunningCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.agency = cls.env["res.partner"].create({"name": "Collectors & Co", "email": "files@collectors.example.com"})
+        cls.agency = cls.env["res.partner"].create(
+            {"name": "Collectors & Co", "email": "files@collectors.example.com"}
+        )
         cls.final = cls.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 10)
         cls.final.write({"action": "handover", "handover_partner_id": cls.agency.id})
 
@@ -34,7 +36,9 @@ class TestHandover(DunningCommon):
         self.assertEqual(message.partner_ids, self.agency)
         self.assertIn(inv1.name, message.body)
         self.assertIn("1,250.00", message.body)
-        self.assertEqual(self.env["mail.mail"].search([("mail_message_id", "=", message.id)]).state, "outgoing")
+        self.assertEqual(
+            self.env["mail.mail"].search([("mail_message_id", "=", message.id)]).state, "outgoing"
+        )
         # No more reminders to the customer for handed-over invoices.
         self._run(self.DUE + timedelta(days=20))
         self.assertFalse(self._events(date=self.DUE + timedelta(days=20)))
@@ -77,7 +81,9 @@ class TestHandover(DunningCommon):
         event = self._events(channel="action")
         self.assertEqual(event.state, "failed")
         self.assertIn("no email", event.failure_reason)
-        self.assertTrue(invoice.dunning_handover_id, "handed over all the same: the agency is told by other means")
+        self.assertTrue(
+            invoice.dunning_handover_id, "handed over all the same: the agency is told by other means"
+        )
 
     def test_handover_level_needs_an_agency(self):
         with self.assertRaises(ValidationError):

@@ -45,9 +45,14 @@ class TestDunningLetter(DunningCommon):
         rows = doc.xpath("//table[@name='dunning_letter_invoices']/tbody/tr")
         self.assertEqual([r.xpath("./td")[0].text_content().strip() for r in rows], [first.name, second.name])
         self.assertNotIn(not_due.name, doc.text_content())
-        amounts = [a.text_content().replace("\xa0", " ").strip() for a in doc.xpath("//span[hasclass('o_dunning_amount')]")]
+        amounts = [
+            a.text_content().replace("\xa0", " ").strip()
+            for a in doc.xpath("//span[hasclass('o_dunning_amount')]")
+        ]
         self.assertEqual(amounts, ["$ 799.75", "$ 234.56"])
-        total = doc.xpath("//span[hasclass('o_dunning_total')]")[0].text_content().replace("\xa0", " ").strip()
+        total = (
+            doc.xpath("//span[hasclass('o_dunning_total')]")[0].text_content().replace("\xa0", " ").strip()
+        )
         self.assertEqual(total, "$ 1,034.31")
         self.assertIn(self.customer.name, doc.text_content())
 

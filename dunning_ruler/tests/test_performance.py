@@ -84,12 +84,16 @@ class TestDunningPerformance(DunningCommon):
         large, large_inserts, large_summary = self._run_queries(day, large)
         self.assertEqual(small_summary["invoices"], 50)
         self.assertEqual(large_summary["invoices"], 500)
-        self.assertEqual(large_summary["done"], 10 * small_summary["done"], "same mix of levels and languages")
+        self.assertEqual(
+            large_summary["done"], 10 * small_summary["done"], "same mix of levels and languages"
+        )
         self.assertEqual(
             len(large),
             len(small),
             "one batch of 500 invoices reads as much as one batch of 50:\n"
-            + "\n".join(difflib.unified_diff([q[:300] for q in small], [q[:300] for q in large], lineterm="", n=0)),
+            + "\n".join(
+                difflib.unified_diff([q[:300] for q in small], [q[:300] for q in large], lineterm="", n=0)
+            ),
         )
         # The ORM writes rows in INSERT/UPDATE statements of at most 100 rows each.
         self.assertLess(large_inserts, 4 * small_inserts, (small_inserts, large_inserts))
@@ -113,15 +117,37 @@ class TestDunningPerformance(DunningCommon):
             # The reference path, on the same event: what message_post creates.
             ref = event._dunning_message_post(partner, fast.subject, event.message)
             for fname in (
-                "body", "subject", "author_id", "email_from", "reply_to", "model", "res_id", "message_type",
-                "subtype_id", "partner_ids", "email_layout_xmlid", "record_company_id", "record_alias_domain_id",
-                "email_add_signature", "record_name", "parent_id",
+                "body",
+                "subject",
+                "author_id",
+                "email_from",
+                "reply_to",
+                "model",
+                "res_id",
+                "message_type",
+                "subtype_id",
+                "partner_ids",
+                "email_layout_xmlid",
+                "record_company_id",
+                "record_alias_domain_id",
+                "email_add_signature",
+                "record_name",
+                "parent_id",
             ):
                 self.assertEqual(fast[fname], ref[fname], fname)
             fast_mail, ref_mail = self._mail_of(fast), self._mail_of(ref)
             self.assertEqual(len(fast_mail), 1)
-            for fname in ("body_html", "headers", "auto_delete", "state", "recipient_ids", "is_notification",
-                          "email_from", "reply_to", "subject"):
+            for fname in (
+                "body_html",
+                "headers",
+                "auto_delete",
+                "state",
+                "recipient_ids",
+                "is_notification",
+                "email_from",
+                "reply_to",
+                "subject",
+            ):
                 self.assertEqual(fast_mail[fname], ref_mail[fname], fname)
             self.assertEqual(fast_mail.state, "outgoing", "queued, not sent")
             self.assertIn(fast.message_id, ref_mail.references)
@@ -130,22 +156,32 @@ class TestDunningPerformance(DunningCommon):
                 notif = message.notification_ids
                 self.assertEqual(notif.res_partner_id, partner)
                 self.assertEqual(
-                    (notif.notification_type, notif.notification_status, notif.is_read), ("email", "ready", True)
+                    (notif.notification_type, notif.notification_status, notif.is_read),
+                    ("email", "ready", True),
                 )
             self.assertEqual(
-                partner.message_follower_ids.partner_id, ref.author_id, "the author follows, as with message_post"
+                partner.message_follower_ids.partner_id,
+                ref.author_id,
+                "the author follows, as with message_post",
             )
 
     def test_followers_take_the_reference_path(self):
         """A salesperson following the customer is notified like with message_post."""
         partner = self._customers_with_invoices(1, per_customer=1, tag="fol")
         follower = self.env["res.users"].create(
-            {"name": "Sales", "login": "perf_sales", "email": "sales@example.com", "notification_type": "email",
-             "group_ids": [Command.set(self.env.ref("base.group_user").ids)]}
+            {
+                "name": "Sales",
+                "login": "perf_sales",
+                "email": "sales@example.com",
+                "notification_type": "email",
+                "group_ids": [Command.set(self.env.ref("base.group_user").ids)],
+            }
         )
         partner.message_subscribe(partner_ids=follower.partner_id.ids)
         self._run(self.DUE + timedelta(days=3))
         message = self._events(partner, state="done", channel="email").mail_message_id
         self.assertEqual(
-            message.notification_ids.res_partner_id, partner | follower.partner_id, "customer and follower notified"
+            message.notification_ids.res_partner_id,
+            partner | follower.partner_id,
+            "customer and follower notified",
         )

@@ -15,15 +15,27 @@ class TestReasonsAndAgents(DunningCommon):
         Users = cls.env["res.users"].with_context(no_reset_password=True)
         agent_group = cls.env.ref("dunning_ruler.group_dunning_agent")
         base = {"company_id": cls.company.id, "company_ids": [Command.set(cls.company.ids)]}
-        cls.agent1 = Users.create({**base, "name": "Agent One", "login": "agent1", "group_ids": [Command.set(agent_group.ids)]})
-        cls.agent2 = Users.create({**base, "name": "Agent Two", "login": "agent2", "group_ids": [Command.set(agent_group.ids)]})
+        cls.agent1 = Users.create(
+            {**base, "name": "Agent One", "login": "agent1", "group_ids": [Command.set(agent_group.ids)]}
+        )
+        cls.agent2 = Users.create(
+            {**base, "name": "Agent Two", "login": "agent2", "group_ids": [Command.set(agent_group.ids)]}
+        )
         cls.supervisor = Users.create(
-            {**base, "name": "Sup", "login": "sup",
-             "group_ids": [Command.set(cls.env.ref("dunning_ruler.group_dunning_supervisor").ids)]}
+            {
+                **base,
+                "name": "Sup",
+                "login": "sup",
+                "group_ids": [Command.set(cls.env.ref("dunning_ruler.group_dunning_supervisor").ids)],
+            }
         )
         cls.clerk = Users.create(
-            {**base, "name": "Clerk", "login": "clerk2",
-             "group_ids": [Command.set(cls.env.ref("account.group_account_invoice").ids)]}
+            {
+                **base,
+                "name": "Clerk",
+                "login": "clerk2",
+                "group_ids": [Command.set(cls.env.ref("account.group_account_invoice").ids)],
+            }
         )
         cls.final = cls.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 10)
         cls.final.write(
@@ -35,8 +47,16 @@ class TestReasonsAndAgents(DunningCommon):
         )
 
     def _log(self, user, partner, reason_xmlid, contact="call"):
-        wizard = self.env["dunning.reason.wizard"].with_user(user).create(
-            {"partner_id": partner.id, "contact_type": contact, "reason_id": self.env.ref(reason_xmlid).id}
+        wizard = (
+            self.env["dunning.reason.wizard"]
+            .with_user(user)
+            .create(
+                {
+                    "partner_id": partner.id,
+                    "contact_type": contact,
+                    "reason_id": self.env.ref(reason_xmlid).id,
+                }
+            )
         )
         wizard._onchange_partner_id()
         return wizard.action_log()
@@ -49,7 +69,9 @@ class TestReasonsAndAgents(DunningCommon):
         self._invoice(risky, 100.0)
         self._run(self.DUE + timedelta(days=3))
         event = self._log(self.agent1, self.customer, "dunning_ruler.dunning_reason_dispute")
-        self.assertEqual((event.grade_id, event.level_id.offset_days, event.contact_type), (self.grade_standard, 3, "call"))
+        self.assertEqual(
+            (event.grade_id, event.level_id.offset_days, event.contact_type), (self.grade_standard, 3, "call")
+        )
         self._log(self.agent1, risky, "dunning_ruler.dunning_reason_financial", contact="reply")
         self._log(self.agent2, self.customer, "dunning_ruler.dunning_reason_payment_date")
         groups = self.env["dunning.event"]._read_group(
@@ -60,13 +82,19 @@ class TestReasonsAndAgents(DunningCommon):
         report = {(g.code, lvl.name, r.code): n for g, lvl, r, n in groups}
         self.assertEqual(
             report,
-            {("T-STD", "Overdue", "DISPUTE"): 1, ("T-STD", "Overdue", "DATE"): 1, ("T-RISK", "Late", "FINANCIAL"): 1},
+            {
+                ("T-STD", "Overdue", "DISPUTE"): 1,
+                ("T-STD", "Overdue", "DATE"): 1,
+                ("T-RISK", "Late", "FINANCIAL"): 1,
+            },
         )
         with self.assertRaises(AccessError):
             self._log(self.clerk, self.customer, "dunning_ruler.dunning_reason_other")
         with self.assertRaises(AccessError):
             self.env["dunning.reason"].with_user(self.agent1).create({"name": "Mine"})
-        self.env["dunning.reason"].with_user(self.supervisor).create({"name": "Vehicle stolen", "code": "STOLEN"})
+        self.env["dunning.reason"].with_user(self.supervisor).create(
+            {"name": "Vehicle stolen", "code": "STOLEN"}
+        )
 
     def test_activity_goes_to_responsible_agent(self):
         self.grade_standard.user_id = self.agent1
@@ -74,7 +102,9 @@ class TestReasonsAndAgents(DunningCommon):
         self._invoice(self.customer, 100.0)
         self._run(self.DUE + timedelta(days=10))
         activity = self._events(channel="activity").activity_id
-        self.assertEqual(activity.user_id, self.agent1, "the agent takes precedence over the level's assignee")
+        self.assertEqual(
+            activity.user_id, self.agent1, "the agent takes precedence over the level's assignee"
+        )
         # The customer's own agent beats the grade's.
         other = self._create_customer("Customer Own Agent")
         other.dunning_user_id = self.agent2
@@ -100,11 +130,18 @@ class TestReasonsAndAgents(DunningCommon):
         self.assertEqual(rows.agent_id, self.agent1)
         self.assertEqual(sum(rows.mapped("activity_count")), 2)
         self.assertAlmostEqual(sum(rows.mapped("overdue_amount")), 400.0)
-        per_agent = dict(Workload._read_group([("partner_id", "in", (self.customer | second).ids)], ["agent_id"], ["__count"]))
+        per_agent = dict(
+            Workload._read_group(
+                [("partner_id", "in", (self.customer | second).ids)], ["agent_id"], ["__count"]
+            )
+        )
         self.assertEqual(per_agent, {self.agent1: 2})
         action = rows.action_reassign()
-        wizard = self.env["dunning.assign.wizard"].with_user(self.supervisor).with_context(action["context"]).create(
-            {"user_id": self.agent2.id}
+        wizard = (
+            self.env["dunning.assign.wizard"]
+            .with_user(self.supervisor)
+            .with_context(action["context"])
+            .create({"user_id": self.agent2.id})
         )
         with self.assertRaises(AccessError):
             self.env["dunning.assign.wizard"].with_user(self.agent1).create(
@@ -112,10 +149,15 @@ class TestReasonsAndAgents(DunningCommon):
             )
         wizard.action_assign()
         self.assertEqual((self.customer | second).mapped("dunning_agent_id"), self.agent2)
-        activities = self._events(channel="activity").activity_id | self._events(second, channel="activity").activity_id
+        activities = (
+            self._events(channel="activity").activity_id
+            | self._events(second, channel="activity").activity_id
+        )
         self.assertEqual(activities.user_id, self.agent2)
         self.env.flush_all()
-        self.assertEqual(Workload.search([("partner_id", "in", (self.customer | second).ids)]).agent_id, self.agent2)
+        self.assertEqual(
+            Workload.search([("partner_id", "in", (self.customer | second).ids)]).agent_id, self.agent2
+        )
 
     def test_customer_reply_asks_agent_for_reason(self):
         self.grade_standard.user_id = self.agent1
@@ -133,4 +175,6 @@ class TestReasonsAndAgents(DunningCommon):
         self.assertIn("Overdue", activity.summary)
         # A reply to something else is not a dunning reply.
         self.customer.message_post(body="Hello", message_type="email", author_id=self.customer.id)
-        self.assertEqual(len(self.customer.activity_ids.filtered(lambda a: "replied" in (a.summary or ""))), 1)
+        self.assertEqual(
+            len(self.customer.activity_ids.filtered(lambda a: "replied" in (a.summary or ""))), 1
+        )

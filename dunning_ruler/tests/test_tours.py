@@ -19,7 +19,11 @@ class TestDunningTours(DunningCommon, HttpCase):
         cls.tour_invoice = cls._invoice(cls.tour_customer, 1234.5, due=cls.today - timedelta(days=5))
 
     def test_tour_configure_ruler(self):
-        self.start_tour("/odoo/action-dunning_ruler.dunning_ruler_action", "dunning_ruler_configure_tour", login="accountman")
+        self.start_tour(
+            "/odoo/action-dunning_ruler.dunning_ruler_action",
+            "dunning_ruler_configure_tour",
+            login="accountman",
+        )
         ruler = self.env["dunning.ruler"].search([("name", "=", "Tour ruler")])
         self.assertEqual(ruler.level_ids.mapped("name"), ["Tour letter level"])
         self.assertEqual(ruler.level_ids.offset_days, 5)
@@ -27,9 +31,7 @@ class TestDunningTours(DunningCommon, HttpCase):
         self.assertIn("letter", ruler.level_ids._get_channels())
 
     def test_tour_preview_and_run(self):
-        self.start_tour(
-            "/odoo", "dunning_preview_run_tour", login="accountman"
-        )
+        self.start_tour("/odoo", "dunning_preview_run_tour", login="accountman")
         events = self._events(self.tour_customer, state="done")
         self.assertEqual(events.level_id.name, "Overdue")
         self.assertEqual(events.date, self.today)

@@ -90,18 +90,24 @@ class TestDunningManualActions(DunningCommon):
         invoice = self._invoice(self.customer, 1000.0)
         later = self._invoice(self.customer, 300.0, due=self.DUE + timedelta(days=20))
         with freeze_time(self.DUE + timedelta(days=1)):
-            wizard = self.env["dunning.manual.wizard"].create({"partner_ids": [Command.set(self.customer.ids)]})
+            wizard = self.env["dunning.manual.wizard"].create(
+                {"partner_ids": [Command.set(self.customer.ids)]}
+            )
             self.assertIn("Before due", wizard.summary)
             wizard.action_send()
             first = self._events(origin="manual", state="done")
             self.assertEqual(first.level_id.name, "Before due")
             self.assertEqual(first.channel, "email")
-            self.assertEqual(first.invoice_ids, invoice | later, "a reminder before due lists every open invoice")
+            self.assertEqual(
+                first.invoice_ids, invoice | later, "a reminder before due lists every open invoice"
+            )
             self.assertIn("sent manually", self._partner_messages(self.customer)[:1].body)
             self.customer.action_dunning_send_next_level()
             second = self._events(origin="manual", state="done") - first
             self.assertEqual(second.level_id.name, "Due today")
-            self.assertEqual(second.invoice_ids, invoice, "the invoice not due yet stays out of the due-date notice")
+            self.assertEqual(
+                second.invoice_ids, invoice, "the invoice not due yet stays out of the due-date notice"
+            )
             self.assertEqual(invoice.dunning_level_id.name, "Due today")
         # The scheduled run does not repeat what was sent by hand.
         self._run(self.DUE + timedelta(days=1))
@@ -152,7 +158,9 @@ class TestDunningManualActions(DunningCommon):
         self.assertEqual(event.origin, "manual")
         self.assertEqual(event.invoice_ids, invoice)
         self.assertIn("Wrong quantity", event.message)
-        invoice_messages = self.env["mail.message"].search([("model", "=", "account.move"), ("res_id", "=", invoice.id)])
+        invoice_messages = self.env["mail.message"].search(
+            [("model", "=", "account.move"), ("res_id", "=", invoice.id)]
+        )
         self.assertTrue(any("in dispute" in (m.body or "") for m in invoice_messages))
         # Disputed: the run leaves it alone.
         self._run(self.DUE + timedelta(days=3))

@@ -25,20 +25,36 @@ class DunningAssignWizard(models.TransientModel):
         # Company-dependent: the assignment holds in the current company.
         partners.with_company(self.env.company).write({"dunning_user_id": self.user_id.id})
         if self.move_activities:
-            activities = self.env["mail.activity"].sudo().search(
-                [
-                    ("res_model", "=", "res.partner"),
-                    ("res_id", "in", partners.ids),
-                    ("id", "in", self.env["dunning.event"].sudo().search(
-                        [("partner_id", "in", partners.ids), ("activity_id", "!=", False),
-                         ("company_id", "=", self.env.company.id)]
-                    ).activity_id.ids),
-                ]
+            activities = (
+                self.env["mail.activity"]
+                .sudo()
+                .search(
+                    [
+                        ("res_model", "=", "res.partner"),
+                        ("res_id", "in", partners.ids),
+                        (
+                            "id",
+                            "in",
+                            self.env["dunning.event"]
+                            .sudo()
+                            .search(
+                                [
+                                    ("partner_id", "in", partners.ids),
+                                    ("activity_id", "!=", False),
+                                    ("company_id", "=", self.env.company.id),
+                                ]
+                            )
+                            .activity_id.ids,
+                        ),
+                    ]
+                )
             )
             activities.write({"user_id": self.user_id.id})
         partners._message_log_batch(
             bodies={
-                p.id: self.env._("Dunning agent: %(user)s (by %(by)s).", user=self.user_id.name, by=self.env.user.name)
+                p.id: self.env._(
+                    "Dunning agent: %(user)s (by %(by)s).", user=self.user_id.name, by=self.env.user.name
+                )
                 for p in partners
             }
         )

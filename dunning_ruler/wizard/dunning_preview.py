@@ -37,7 +37,9 @@ class DunningPreview(models.TransientModel):
         self.line_ids.unlink()
         engine = self.env["dunning.engine"]
         steps = engine._preview(
-            self.as_of, self.company_ids.ids or self.env.companies.ids, self.partner_ids.commercial_partner_id.ids or None
+            self.as_of,
+            self.company_ids.ids or self.env.companies.ids,
+            self.partner_ids.commercial_partner_id.ids or None,
         )
         executed = [s for s in steps if not s.skipped]
         skipped_names = {}
@@ -55,7 +57,10 @@ class DunningPreview(models.TransientModel):
             if len(currencies) == 1:
                 currency, amount = currencies, sum(step_lines.mapped("amount_residual_currency"))
             else:
-                currency, amount = step_lines[:1].company_currency_id, sum(step_lines.mapped("amount_residual"))
+                currency, amount = (
+                    step_lines[:1].company_currency_id,
+                    sum(step_lines.mapped("amount_residual")),
+                )
             channels = level._get_channels() or ["none"]
             labels = dict(_channel_selection(self))
             for channel in channels:
@@ -103,7 +108,9 @@ class DunningPreview(models.TransientModel):
         if not partner_ids:
             raise UserError(self.env._("Select at least one line to run."))
         summary = self.env["dunning.engine"]._run(
-            as_of=self.as_of, company_ids=self.company_ids.ids or self.env.companies.ids, partner_ids=partner_ids
+            as_of=self.as_of,
+            company_ids=self.company_ids.ids or self.env.companies.ids,
+            partner_ids=partner_ids,
         )
         return {
             "type": "ir.actions.client",
@@ -123,7 +130,10 @@ class DunningPreview(models.TransientModel):
                     "res_model": "dunning.event",
                     "view_mode": "list,form",
                     "views": [(False, "list"), (False, "form")],
-                    "domain": [("date", "=", fields.Date.to_string(self.as_of)), ("partner_id", "in", partner_ids)],
+                    "domain": [
+                        ("date", "=", fields.Date.to_string(self.as_of)),
+                        ("partner_id", "in", partner_ids),
+                    ],
                 },
             },
         }
@@ -133,7 +143,9 @@ class DunningPreview(models.TransientModel):
         """Customers needing action today: today's preview, as a kanban by level."""
         preview = self.create({})
         preview._compute_lines()
-        action = self.env["ir.actions.act_window"]._for_xml_id("dunning_ruler.dunning_preview_line_dashboard_action")
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "dunning_ruler.dunning_preview_line_dashboard_action"
+        )
         # One card per customer and level, whatever its channels.
         action["domain"] = [("preview_id", "=", preview.id), ("is_main", "=", True)]
         return action
@@ -164,7 +176,9 @@ class DunningPreviewLine(models.TransientModel):
     amount = fields.Monetary(string="Amount Due", currency_field="currency_id", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
     skipped_levels = fields.Char(
-        string="Missed Levels", readonly=True, help="Lower levels recorded as skipped: only the highest one communicates."
+        string="Missed Levels",
+        readonly=True,
+        help="Lower levels recorded as skipped: only the highest one communicates.",
     )
     hold_until = fields.Date(related="partner_id.dunning_hold_until")
 

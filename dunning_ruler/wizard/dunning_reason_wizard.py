@@ -33,8 +33,11 @@ class DunningReasonWizard(models.TransientModel):
     def _onchange_partner_id(self):
         if self.partner_id and not self.event_id:
             self.event_id = self.env["dunning.event"].search(
-                [("partner_id", "=", self.partner_id.commercial_partner_id.id), ("state", "=", "done"),
-                 ("level_id", "!=", False)],
+                [
+                    ("partner_id", "=", self.partner_id.commercial_partner_id.id),
+                    ("state", "=", "done"),
+                    ("level_id", "!=", False),
+                ],
                 limit=1,
             )
 
@@ -47,27 +50,34 @@ class DunningReasonWizard(models.TransientModel):
         level = self.event_id.level_id or partner.dunning_level_id
         contact = dict(self._fields["contact_type"]._description_selection(self.env))[self.contact_type]
         body = self.env._(
-            "%(contact)s: %(reason)s. %(note)s", contact=contact, reason=self.reason_id.name, note=self.note or ""
+            "%(contact)s: %(reason)s. %(note)s",
+            contact=contact,
+            reason=self.reason_id.name,
+            note=self.note or "",
         )
-        event = self.env["dunning.event"].sudo().create(
-            {
-                "date": fields.Date.context_today(self),
-                "partner_id": partner.id,
-                "company_id": self.company_id.id,
-                "grade_id": partner.dunning_effective_grade_id.id,
-                "level_id": level.id,
-                "ruler_id": level.ruler_id.id,
-                "channel": "manual",
-                "state": "done",
-                "origin": "manual",
-                "reason_id": self.reason_id.id,
-                "contact_type": self.contact_type,
-                "invoice_ids": [fields.Command.set(self.event_id.invoice_ids.ids)],
-                "currency_id": self.company_id.currency_id.id,
-                "amount_due": partner.dunning_overdue_amount,
-                "message": body,
-                "user_id": self.env.user.id,
-            }
+        event = (
+            self.env["dunning.event"]
+            .sudo()
+            .create(
+                {
+                    "date": fields.Date.context_today(self),
+                    "partner_id": partner.id,
+                    "company_id": self.company_id.id,
+                    "grade_id": partner.dunning_effective_grade_id.id,
+                    "level_id": level.id,
+                    "ruler_id": level.ruler_id.id,
+                    "channel": "manual",
+                    "state": "done",
+                    "origin": "manual",
+                    "reason_id": self.reason_id.id,
+                    "contact_type": self.contact_type,
+                    "invoice_ids": [fields.Command.set(self.event_id.invoice_ids.ids)],
+                    "currency_id": self.company_id.currency_id.id,
+                    "amount_due": partner.dunning_overdue_amount,
+                    "message": body,
+                    "user_id": self.env.user.id,
+                }
+            )
         )
         partner._message_log(body=self.env._("Dunning contact logged. %s", body))
         return event

@@ -22,7 +22,9 @@ class DunningRunStatus(models.TransientModel):
     @api.model
     def _default_progress_floor(self):
         cron = self.env.ref("dunning_ruler.ir_cron_dunning_run").sudo()
-        last = self.env["ir.cron.progress"].sudo().search([("cron_id", "=", cron.id)], order="id desc", limit=1)
+        last = (
+            self.env["ir.cron.progress"].sudo().search([("cron_id", "=", cron.id)], order="id desc", limit=1)
+        )
         return last.id or 0
 
     @api.depends_context("uid")
@@ -30,8 +32,14 @@ class DunningRunStatus(models.TransientModel):
         cron = self.env.ref("dunning_ruler.ir_cron_dunning_run").sudo()
         triggers = self.env["ir.cron.trigger"].sudo().search_count([("cron_id", "=", cron.id)])
         for status in self:
-            progress = self.env["ir.cron.progress"].sudo().search(
-                [("cron_id", "=", cron.id), ("id", ">", status.progress_floor_id)], order="id desc", limit=1
+            progress = (
+                self.env["ir.cron.progress"]
+                .sudo()
+                .search(
+                    [("cron_id", "=", cron.id), ("id", ">", status.progress_floor_id)],
+                    order="id desc",
+                    limit=1,
+                )
             )
             status.cron_id = cron
             status.last_run = cron.lastcall

@@ -13,7 +13,14 @@ class DunningAccessController(http.Controller):
             json.dumps(data), headers=[("Content-Type", "application/json")], status=status
         )
 
-    @http.route("/dunning_access/v1/accounts/<string:ref>", type="http", auth="public", methods=["GET"], csrf=False, save_session=False)
+    @http.route(
+        "/dunning_access/v1/accounts/<string:ref>",
+        type="http",
+        auth="public",
+        methods=["GET"],
+        csrf=False,
+        save_session=False,
+    )
     def account_state(self, ref, **kwargs):
         header = request.httprequest.headers.get("Authorization", "")
         token = header[7:].strip() if header.startswith("Bearer ") else ""
@@ -21,13 +28,19 @@ class DunningAccessController(http.Controller):
             return self._json(401, {"error": "missing bearer token"})
         Platform = request.env["dunning.access.platform"].sudo()
         platform = next(
-            (p for p in Platform.search([("pull_token", "!=", False)]) if hmac.compare_digest(p.pull_token, token)),
+            (
+                p
+                for p in Platform.search([("pull_token", "!=", False)])
+                if hmac.compare_digest(p.pull_token, token)
+            ),
             None,
         )
         if platform is None:
             return self._json(401, {"error": "invalid token"})
-        binding = request.env["dunning.access.binding"].sudo().search(
-            [("platform_id", "=", platform.id), ("external_ref", "=", ref)], limit=1
+        binding = (
+            request.env["dunning.access.binding"]
+            .sudo()
+            .search([("platform_id", "=", platform.id), ("external_ref", "=", ref)], limit=1)
         )
         if not binding:
             return self._json(404, {"error": "unknown account"})
@@ -41,7 +54,9 @@ class DunningAccessController(http.Controller):
                 "confirmed_state": binding.confirmed_state,
                 "reason": binding.state_reason,
                 "trust_until": fields.Date.to_string(binding.trust_until) if binding.trust_until else None,
-                "amount_overdue": partner.with_context(allowed_company_ids=binding.company_id.ids).dunning_overdue_amount,
+                "amount_overdue": partner.with_context(
+                    allowed_company_ids=binding.company_id.ids
+                ).dunning_overdue_amount,
                 "currency": binding.company_id.currency_id.name,
             },
         )

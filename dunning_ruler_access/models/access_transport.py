@@ -48,7 +48,9 @@ def _request(session, conf, method, path, **kwargs):
     except requests.Timeout as e:
         raise TransportError(f"Timeout after {conf['timeout']}s on {method} {path}", retry=True) from e
     except requests.RequestException as e:
-        raise TransportError(f"Platform unreachable ({type(e).__name__}) on {method} {path}", retry=True) from e
+        raise TransportError(
+            f"Platform unreachable ({type(e).__name__}) on {method} {path}", retry=True
+        ) from e
     if response.status_code >= 400:
         retry_after = response.headers.get("Retry-After")
         raise TransportError(
@@ -85,7 +87,13 @@ def traccar_read(conf, user_id):
     except TransportError as e:
         return _failure(e)
     except ValueError as e:
-        return {"ok": False, "status": None, "retry": True, "error": f"Invalid JSON from platform: {e}", "response": ""}
+        return {
+            "ok": False,
+            "status": None,
+            "retry": True,
+            "error": f"Invalid JSON from platform: {e}",
+            "response": "",
+        }
     finally:
         session.close()
     return {"ok": True, "users": users}
@@ -155,7 +163,9 @@ def webhook_send(conf, payload, msg_id):
     }
     session = requests.Session()
     try:
-        response = _request(session, {**conf, "base_url": ""}, "POST", conf["base_url"], data=body, headers=headers)
+        response = _request(
+            session, {**conf, "base_url": ""}, "POST", conf["base_url"], data=body, headers=headers
+        )
     except TransportError as e:
         return _failure(e)
     finally:

@@ -43,25 +43,35 @@ class DunningAccessBinding(models.Model):
     partner_id = fields.Many2one(
         "res.partner", required=True, index=True, ondelete="cascade", domain="[('is_company', '=', True)]"
     )
-    platform_id = fields.Many2one("dunning.access.platform", required=True, index=True, ondelete="restrict", check_company=True)
+    platform_id = fields.Many2one(
+        "dunning.access.platform", required=True, index=True, ondelete="restrict", check_company=True
+    )
     company_id = fields.Many2one(related="platform_id.company_id", store=True, index=True)
     platform_kind = fields.Selection(related="platform_id.kind")
     external_ref = fields.Char(
-        string="Account Reference", required=True, help="The customer's reference on the platform (Traccar: the user id)."
+        string="Account Reference",
+        required=True,
+        help="The customer's reference on the platform (Traccar: the user id).",
     )
     active = fields.Boolean(default=True)
-    desired_state = fields.Selection(TARGETS, required=True, default="active", readonly=True,
-                                     help="What dunning wants on the platform.")
-    confirmed_state = fields.Selection(TARGETS, required=True, default="active", readonly=True,
-                                       help="What the platform last confirmed.")
+    desired_state = fields.Selection(
+        TARGETS, required=True, default="active", readonly=True, help="What dunning wants on the platform."
+    )
+    confirmed_state = fields.Selection(
+        TARGETS, required=True, default="active", readonly=True, help="What the platform last confirmed."
+    )
     confirmed_date = fields.Datetime(readonly=True)
     access_state = fields.Selection(ACCESS_STATES, compute="_compute_access_state", store=True, index=True)
     state_reason = fields.Char(readonly=True, help="Why dunning wants the current state.")
     trust_until = fields.Date(
-        string="Trusted Until", readonly=True, help="Provisional unblock (e.g. payment announced) until this date."
+        string="Trusted Until",
+        readonly=True,
+        help="Provisional unblock (e.g. payment announced) until this date.",
     )
     trust_note = fields.Char(readonly=True)
-    snapshot = fields.Text(readonly=True, help="Traccar flags of each user before the first restriction, restored on unblock.")
+    snapshot = fields.Text(
+        readonly=True, help="Traccar flags of each user before the first restriction, restored on unblock."
+    )
     call_ids = fields.One2many("dunning.access.call", "binding_id", string="Calls")
     needs_attention = fields.Boolean(compute="_compute_needs_attention")
 
@@ -83,7 +93,11 @@ class DunningAccessBinding(models.Model):
                 binding.access_state = f"pending_{'block' if desired == 'blocked' else 'restriction'}"
 
     def _compute_needs_attention(self):
-        attention = self.env["dunning.access.call"].search([("binding_id", "in", self.ids), ("state", "=", "attention")]).binding_id
+        attention = (
+            self.env["dunning.access.call"]
+            .search([("binding_id", "in", self.ids), ("state", "=", "attention")])
+            .binding_id
+        )
         for binding in self:
             binding.needs_attention = binding in attention
 
@@ -170,7 +184,11 @@ class DunningAccessBinding(models.Model):
                 rank, level_id = levels.get(pid, (0, None))
                 hold_until, exempt, grade_name, min_amount = infos.get(pid, (None, False, None, 0))
                 target = ("active", "restricted", "blocked")[rank]
-                reason = _("Level %s reached", level_names.get(level_id)) if rank else _("No invoice at a restricting level")
+                reason = (
+                    _("Level %s reached", level_names.get(level_id))
+                    if rank
+                    else _("No invoice at a restricting level")
+                )
                 if binding.trust_until and binding.trust_until >= today:
                     target, reason = "active", _("Provisionally unblocked until %s", binding.trust_until)
                 elif rank and exempt:
@@ -181,7 +199,11 @@ class DunningAccessBinding(models.Model):
                     if target == "blocked" and pid not in noticed:
                         target = "restricted"
                         reason = _("Not blocked: no dunning notice sent at least %s days before", notice_days)
-                    if hold_until and hold_until > today and TARGET_RANK[target] > TARGET_RANK[binding.desired_state]:
+                    if (
+                        hold_until
+                        and hold_until > today
+                        and TARGET_RANK[target] > TARGET_RANK[binding.desired_state]
+                    ):
                         target = binding.desired_state
                         reason = _("On hold until %s: no further restriction", hold_until)
                 result[binding] = (target, reason)
@@ -234,15 +256,19 @@ class DunningAccessBinding(models.Model):
 
     def _build_payload(self, action, target, reason, event=None):
         partner = self.partner_id.commercial_partner_id.with_company(self.company_id)
-        invoices = self.env["account.move"].sudo().search(
-            [
-                ("commercial_partner_id", "=", partner.id),
-                ("company_id", "=", self.company_id.id),
-                ("move_type", "=", "out_invoice"),
-                ("state", "=", "posted"),
-                ("payment_state", "in", ("not_paid", "partial")),
-            ],
-            order="invoice_date_due, id",
+        invoices = (
+            self.env["account.move"]
+            .sudo()
+            .search(
+                [
+                    ("commercial_partner_id", "=", partner.id),
+                    ("company_id", "=", self.company_id.id),
+                    ("move_type", "=", "out_invoice"),
+                    ("state", "=", "posted"),
+                    ("payment_state", "in", ("not_paid", "partial")),
+                ],
+                order="invoice_date_due, id",
+            )
         )
         level = event.level_id if event else partner.dunning_level_id
         return {

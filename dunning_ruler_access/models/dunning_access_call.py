@@ -22,7 +22,9 @@ class DunningAccessCall(models.Model):
         [("restrict", "Restrict"), ("block", "Block"), ("unblock", "Unblock")], required=True, readonly=True
     )
     target_state = fields.Selection(
-        [("active", "Active"), ("restricted", "Restricted"), ("blocked", "Blocked")], required=True, readonly=True
+        [("active", "Active"), ("restricted", "Restricted"), ("blocked", "Blocked")],
+        required=True,
+        readonly=True,
     )
     state = fields.Selection(
         [
@@ -47,16 +49,22 @@ class DunningAccessCall(models.Model):
     response = fields.Text(readonly=True)
     error = fields.Text(readonly=True)
     reason = fields.Text(string="Why", readonly=True)
-    user_id = fields.Many2one("res.users", string="Queued By", default=lambda self: self.env.user, readonly=True)
+    user_id = fields.Many2one(
+        "res.users", string="Queued By", default=lambda self: self.env.user, readonly=True
+    )
     event_id = fields.Many2one("dunning.event", readonly=True, ondelete="set null", index="btree_not_null")
 
-    _idempotency_key_uniq = models.Constraint("unique(idempotency_key)", "The idempotency key must be unique.")
+    _idempotency_key_uniq = models.Constraint(
+        "unique(idempotency_key)", "The idempotency key must be unique."
+    )
 
     @api.depends("action", "external_ref", "platform_id")
     def _compute_display_name(self):
         labels = dict(self._fields["action"]._description_selection(self.env))
         for call in self:
-            call.display_name = f"{labels.get(call.action, '')} {call.platform_id.name or ''}:{call.external_ref or ''}"
+            call.display_name = (
+                f"{labels.get(call.action, '')} {call.platform_id.name or ''}:{call.external_ref or ''}"
+            )
 
     def _get_payload(self):
         self.ensure_one()
@@ -89,7 +97,12 @@ class DunningAccessCall(models.Model):
             return "sent"
         if result.get("retry"):
             self.write(vals)  # attempts first: the delay grows with them
-            self.write({"error": result["error"], "next_attempt": now + timedelta(seconds=self._retry_delay(result.get("retry_after")))})
+            self.write(
+                {
+                    "error": result["error"],
+                    "next_attempt": now + timedelta(seconds=self._retry_delay(result.get("retry_after"))),
+                }
+            )
             return "retry"
         vals.update(state="attention", error=self._explain(result))
         self.write(vals)
@@ -98,20 +111,39 @@ class DunningAccessCall(models.Model):
     def _explain(self, result):
         status, platform = result.get("status"), self.platform_id.name
         if status == 401:
-            return _("%(platform)s rejected the credentials (HTTP 401): check the user and password or the token of the platform.", platform=platform)
+            return _(
+                "%(platform)s rejected the credentials (HTTP 401): check the user and password or the token of the platform.",
+                platform=platform,
+            )
         if status == 404:
-            return _("Account %(ref)s does not exist on %(platform)s (HTTP 404): check the account reference of %(partner)s.",
-                     ref=self.external_ref, platform=platform, partner=self.partner_id.name)
+            return _(
+                "Account %(ref)s does not exist on %(platform)s (HTTP 404): check the account reference of %(partner)s.",
+                ref=self.external_ref,
+                platform=platform,
+                partner=self.partner_id.name,
+            )
         if status == 400:
-            return _("%(platform)s refused the request (HTTP 400), usually a permission the platform user lacks: %(body)s",
-                     platform=platform, body=(result.get("response") or "")[:300])
-        return _("%(platform)s refused the request (%(error)s): %(body)s",
-                 platform=platform, error=result.get("error"), body=(result.get("response") or "")[:300])
+            return _(
+                "%(platform)s refused the request (HTTP 400), usually a permission the platform user lacks: %(body)s",
+                platform=platform,
+                body=(result.get("response") or "")[:300],
+            )
+        return _(
+            "%(platform)s refused the request (%(error)s): %(body)s",
+            platform=platform,
+            error=result.get("error"),
+            body=(result.get("response") or "")[:300],
+        )
 
     def _log_on_partner(self):
         labels = dict(self._fields["target_state"]._description_selection(self.env))
-        body = _("Access on %(platform)s (%(ref)s): %(state)s. %(reason)s", platform=self.platform_id.name,
-                 ref=self.external_ref, state=labels[self.target_state], reason=self.reason or "")
+        body = _(
+            "Access on %(platform)s (%(ref)s): %(state)s. %(reason)s",
+            platform=self.platform_id.name,
+            ref=self.external_ref,
+            state=labels[self.target_state],
+            reason=self.reason or "",
+        )
         self.partner_id.sudo()._message_log(body=body)
 
     @api.model
@@ -128,8 +160,14 @@ class DunningAccessCall(models.Model):
         for call in self:
             if call.state != "attention":
                 raise UserError(_("Only calls that need attention can be retried."))
-            newer = self.search([("binding_id", "=", call.binding_id.id), ("id", ">", call.id),
-                                 ("state", "in", ("pending", "done"))], limit=1)
+            newer = self.search(
+                [
+                    ("binding_id", "=", call.binding_id.id),
+                    ("id", ">", call.id),
+                    ("state", "in", ("pending", "done")),
+                ],
+                limit=1,
+            )
             if newer:
                 raise UserError(_("A later call superseded this one."))
         self.write({"state": "pending", "next_attempt": fields.Datetime.now()})

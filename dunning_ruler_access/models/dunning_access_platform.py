@@ -33,7 +33,9 @@ class DunningAccessPlatform(models.Model):
         required=True,
         help="Traccar: the server root (https://gps.example.com). Webhook: the endpoint receiving the POSTs.",
     )
-    company_id = fields.Many2one("res.company", required=True, index=True, default=lambda self: self.env.company)
+    company_id = fields.Many2one(
+        "res.company", required=True, index=True, default=lambda self: self.env.company
+    )
     active = fields.Boolean(default=True)
     dry_run = fields.Boolean(help="Record and log what would be sent, send nothing.")
     timeout = fields.Float(string="Timeout (s)", default=10.0)
@@ -68,28 +70,53 @@ class DunningAccessPlatform(models.Model):
 
     def _compute_counts(self):
         Call = self.env["dunning.access.call"]
-        pending = dict(Call._read_group([("platform_id", "in", self.ids), ("state", "=", "pending")], ["platform_id"], ["__count"]))
-        attention = dict(Call._read_group([("platform_id", "in", self.ids), ("state", "=", "attention")], ["platform_id"], ["__count"]))
-        bindings = dict(self.env["dunning.access.binding"]._read_group([("platform_id", "in", self.ids)], ["platform_id"], ["__count"]))
+        pending = dict(
+            Call._read_group(
+                [("platform_id", "in", self.ids), ("state", "=", "pending")], ["platform_id"], ["__count"]
+            )
+        )
+        attention = dict(
+            Call._read_group(
+                [("platform_id", "in", self.ids), ("state", "=", "attention")], ["platform_id"], ["__count"]
+            )
+        )
+        bindings = dict(
+            self.env["dunning.access.binding"]._read_group(
+                [("platform_id", "in", self.ids)], ["platform_id"], ["__count"]
+            )
+        )
         for platform in self:
             platform.binding_count = bindings.get(platform, 0)
             platform.pending_call_count = pending.get(platform, 0)
             platform.attention_call_count = attention.get(platform, 0)
 
-    @api.constrains("base_url", "restrict_flags", "max_concurrency", "retry_base_seconds", "retry_max_seconds")
+    @api.constrains(
+        "base_url", "restrict_flags", "max_concurrency", "retry_base_seconds", "retry_max_seconds"
+    )
     def _check_settings(self):
         for platform in self:
             if not (platform.base_url or "").startswith(("http://", "https://")):
-                raise ValidationError(_("The URL of platform “%s” must start with http:// or https://.", platform.name))
+                raise ValidationError(
+                    _("The URL of platform “%s” must start with http:// or https://.", platform.name)
+                )
             flags = platform._get_restrict_flags()
             unknown = set(flags) - TRACCAR_FLAGS
             if platform.kind == "traccar" and (unknown or not flags):
                 raise ValidationError(
-                    _("Unknown Traccar flags: %(flags)s. Use %(known)s.",
-                      flags=", ".join(sorted(unknown)) or "-", known=DEFAULT_RESTRICT_FLAGS)
+                    _(
+                        "Unknown Traccar flags: %(flags)s. Use %(known)s.",
+                        flags=", ".join(sorted(unknown)) or "-",
+                        known=DEFAULT_RESTRICT_FLAGS,
+                    )
                 )
-            if platform.max_concurrency < 1 or platform.retry_base_seconds < 1 or platform.retry_max_seconds < platform.retry_base_seconds:
-                raise ValidationError(_("Concurrency and retry delays must be positive (maximum ≥ first delay)."))
+            if (
+                platform.max_concurrency < 1
+                or platform.retry_base_seconds < 1
+                or platform.retry_max_seconds < platform.retry_base_seconds
+            ):
+                raise ValidationError(
+                    _("Concurrency and retry delays must be positive (maximum ≥ first delay).")
+                )
 
     def _get_restrict_flags(self):
         self.ensure_one()
@@ -111,7 +138,9 @@ class DunningAccessPlatform(models.Model):
 
     def action_retry_attention(self):
         """After fixing the credentials: send again every call that needs attention."""
-        calls = self.env["dunning.access.call"].search([("platform_id", "in", self.ids), ("state", "=", "attention")])
+        calls = self.env["dunning.access.call"].search(
+            [("platform_id", "in", self.ids), ("state", "=", "attention")]
+        )
         latest = {}
         for call in calls.sorted("id"):
             latest[call.binding_id] = call  # only the latest wish of each account
@@ -125,12 +154,22 @@ class DunningAccessPlatform(models.Model):
             try:
                 transport._request(session, conf, "GET", "/api/session")
             except transport.TransportError as e:
-                raise UserError(_("Connection to %(name)s failed: %(error)s %(body)s", name=self.name, error=e, body=e.body[:200]))
+                raise UserError(
+                    _(
+                        "Connection to %(name)s failed: %(error)s %(body)s",
+                        name=self.name,
+                        error=e,
+                        body=e.body[:200],
+                    )
+                )
             finally:
                 session.close()
         message = _("Connection to %s works.", self.name)
-        return {"type": "ir.actions.client", "tag": "display_notification",
-                "params": {"message": message, "type": "success", "sticky": False}}
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"message": message, "type": "success", "sticky": False},
+        }
 
     # ------------------------------------------------------------------
     # Outbox
@@ -217,8 +256,16 @@ class DunningAccessPlatform(models.Model):
         if self.dry_run or not self.active:
             for call in calls:
                 _logger.info("Access dry run on %s: %s %s", self.name, call.action, call.payload)
-            calls.write({"state": "dry_run", "attempts": 0, "last_attempt": fields.Datetime.now(),
-                         "error": _("Dry run: nothing was sent.") if self.dry_run else _("Platform archived: nothing was sent.")})
+            calls.write(
+                {
+                    "state": "dry_run",
+                    "attempts": 0,
+                    "last_attempt": fields.Datetime.now(),
+                    "error": _("Dry run: nothing was sent.")
+                    if self.dry_run
+                    else _("Platform archived: nothing was sent."),
+                }
+            )
             counts["dry_run"] = len(calls)
             return counts
         conf = self._transport_conf()
@@ -229,7 +276,9 @@ class DunningAccessPlatform(models.Model):
         else:
             # Read first and keep the snapshot of what was there before restricting,
             # committed before anything is changed: a crash cannot lose the original.
-            reads = self._run_parallel(transport.traccar_read, [(conf, call.binding_id.external_ref) for call in calls])
+            reads = self._run_parallel(
+                transport.traccar_read, [(conf, call.binding_id.external_ref) for call in calls]
+            )
             for call, read in zip(calls, reads):
                 if read["ok"]:
                     call.binding_id._merge_snapshot(read["users"], conf["restrict_flags"], call.target_state)
@@ -242,7 +291,9 @@ class DunningAccessPlatform(models.Model):
             jobs, results = [], {}
             for call, read in zip(calls, reads):
                 if read["ok"]:
-                    jobs.append((call, (conf, read["users"], call.target_state, call.binding_id._get_snapshot())))
+                    jobs.append(
+                        (call, (conf, read["users"], call.target_state, call.binding_id._get_snapshot()))
+                    )
                 else:
                     results[call] = read
             written = self._run_parallel(transport.traccar_write, [args for _c, args in jobs])

@@ -20,7 +20,9 @@ class DunningDemo(models.AbstractModel):
         """Link the demo customers to their simulator accounts and bring them in line
         (the calls are sent by the outbox job, once the simulator answers)."""
         platform = self.env["dunning.access.platform"].browse(traccar_id)
-        partners = self.env["res.partner"].search([("name", "in", list(DEMO_BINDINGS)), ("is_company", "=", True)])
+        partners = self.env["res.partner"].search(
+            [("name", "in", list(DEMO_BINDINGS)), ("is_company", "=", True)]
+        )
         Binding = self.env["dunning.access.binding"]
         existing = set(Binding.search([("platform_id", "=", platform.id)]).mapped("external_ref"))
         bindings = Binding.create(
@@ -34,5 +36,7 @@ class DunningDemo(models.AbstractModel):
             # The webhook platform mirrors one customer, to show signed deliveries.
             patagonia = partners.filtered(lambda p: p.name == "Patagonia Delivery")
             if patagonia and not Binding.search_count([("platform_id", "=", webhook_id)]):
-                bindings |= Binding.create({"partner_id": patagonia.id, "platform_id": webhook_id, "external_ref": "PD-17"})
+                bindings |= Binding.create(
+                    {"partner_id": patagonia.id, "platform_id": webhook_id, "external_ref": "PD-17"}
+                )
         bindings._sync(why="Demo data")

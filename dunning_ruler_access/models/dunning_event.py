@@ -19,7 +19,10 @@ class DunningEvent(models.Model):
         says otherwise; the event tells which."""
         Binding = self.env["dunning.access.binding"].sudo()
         bindings = Binding.search(
-            [("partner_id", "in", self.partner_id.commercial_partner_id.ids), ("company_id", "in", self.company_id.ids)]
+            [
+                ("partner_id", "in", self.partner_id.commercial_partner_id.ids),
+                ("company_id", "in", self.company_id.ids),
+            ]
         )
         by_key = defaultdict(lambda: Binding)
         for binding in bindings:
@@ -35,7 +38,12 @@ class DunningEvent(models.Model):
         for event in self:
             own = by_key[(event.partner_id.commercial_partner_id.id, event.company_id.id)]
             if not own:
-                event.write({"state": "skipped", "failure_reason": self.env._("The customer has no platform account to restrict.")})
+                event.write(
+                    {
+                        "state": "skipped",
+                        "failure_reason": self.env._("The customer has no platform account to restrict."),
+                    }
+                )
                 continue
             lines, refused = [], []
             for binding in own:

@@ -30,8 +30,10 @@ class ResPartner(models.Model):
         return res
 
     def _dunning_access_sync(self, why=None):
-        bindings = self.env["dunning.access.binding"].sudo().search(
-            [("partner_id", "in", self.commercial_partner_id.ids)]
+        bindings = (
+            self.env["dunning.access.binding"]
+            .sudo()
+            .search([("partner_id", "in", self.commercial_partner_id.ids)])
         )
         if bindings:
             bindings._sync(why=why)
@@ -45,11 +47,23 @@ class ResPartner(models.Model):
         if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_supervisor"):
             raise AccessError(_("Only dunning supervisors can grant a provisional unblock."))
         until = fields.Date.to_date(until)
-        bindings = self.env["dunning.access.binding"].sudo().search(
-            [("partner_id", "in", self.commercial_partner_id.ids), ("company_id", "in", self.env.companies.ids)]
+        bindings = (
+            self.env["dunning.access.binding"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", self.commercial_partner_id.ids),
+                    ("company_id", "in", self.env.companies.ids),
+                ]
+            )
         )
         bindings.write({"trust_until": until, "trust_note": note})
-        why = _("Provisional unblock until %(date)s by %(user)s: %(note)s", date=until, user=self.env.user.name, note=note or "-")
+        why = _(
+            "Provisional unblock until %(date)s by %(user)s: %(note)s",
+            date=until,
+            user=self.env.user.name,
+            note=note or "-",
+        )
         bindings._sync(why=why)
         for partner in self.commercial_partner_id:
             partner.sudo()._message_log(body=why)

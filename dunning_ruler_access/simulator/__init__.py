@@ -1,3 +1,3 @@
 """Tracking-platform simulator (no Odoo import: runnable standalone, importable by tests)."""
 
-from .server import TrackingSimulator  # noqa: F401
+from .server import TrackingSimulator

@@ -161,7 +161,9 @@ class TrackingSimulator:
 
         self.server = ThreadingHTTPServer((host, port), Handler)
         self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, name="tracking-simulator", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, name="tracking-simulator", daemon=True
+        )
         self.thread.start()
         return self
 
@@ -230,7 +232,8 @@ class _Handler(BaseHTTPRequestHandler):
                     (
                         uid
                         for uid, user in sim.users.items()
-                        if login in (user["email"], user["login"]) and hmac.compare_digest(sim.passwords[uid], password)
+                        if login in (user["email"], user["login"])
+                        and hmac.compare_digest(sim.passwords[uid], password)
                     ),
                     None,
                 )
@@ -339,7 +342,10 @@ class _Handler(BaseHTTPRequestHandler):
                         ids = list(sim.users)
                     else:
                         ids = [u for m, u in sim.managed if m == user_id]
-                    users = sorted((sim.public(sim.users[i]) for i in ids if i in sim.users), key=lambda u: u["name"] or "")
+                    users = sorted(
+                        (sim.public(sim.users[i]) for i in ids if i in sim.users),
+                        key=lambda u: u["name"] or "",
+                    )
                     return self._send(200, users)
                 if self.command == "POST":
                     entity = json.loads(body or b"null")
@@ -347,7 +353,9 @@ class _Handler(BaseHTTPRequestHandler):
                         raise ValueError("User object expected")
                     if not self._is_admin(user_id) and not sim.users[user_id]["userLimit"]:
                         raise SecurityError("Manager access required")
-                    values = {k: v for k, v in entity.items() if k in USER_DEFAULTS and k not in ("id", "email")}
+                    values = {
+                        k: v for k, v in entity.items() if k in USER_DEFAULTS and k not in ("id", "email")
+                    }
                     user = sim.add_user(entity.get("email"), entity.get("password") or "", **values)
                     if not self._is_admin(user_id):
                         sim.link(user_id, user["id"])
@@ -408,8 +416,14 @@ class _Handler(BaseHTTPRequestHandler):
                 sim.reject_auth = bool(data.get("reject_auth", sim.reject_auth))
                 return self._send(200, {"faults": sim.faults, "delay": sim.delay, "down": sim.down})
             if path == "/_sim/state":
-                return self._send(200, {"users": list(sim.users.values()), "managed": sorted(sim.managed),
-                                        "webhooks": sim.webhooks})
+                return self._send(
+                    200,
+                    {
+                        "users": list(sim.users.values()),
+                        "managed": sorted(sim.managed),
+                        "webhooks": sim.webhooks,
+                    },
+                )
         return self._send(404)
 
 

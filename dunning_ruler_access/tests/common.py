@@ -27,7 +27,9 @@ class AccessCommon(DunningCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.sim = TrackingSimulator("admin@platform.test", "admin-pass", token="test-token", webhook_secret=WEBHOOK_SECRET)
+        cls.sim = TrackingSimulator(
+            "admin@platform.test", "admin-pass", token="test-token", webhook_secret=WEBHOOK_SECRET
+        )
         cls.sim.start(0)
         cls.addClassCleanup(cls.sim.stop)
         levels = {lvl.offset_days: lvl for lvl in cls.ruler.level_ids | cls.ruler_strict.level_ids}

@@ -18,7 +18,9 @@ class TestAccessFlow(AccessCommon):
         # D+15: restriction, sent over HTTP; the whole user is PUT back.
         self._run(self._day(15))
         call = self._calls()
-        self.assertRecordValues(call, [{"action": "restrict", "state": "pending", "target_state": "restricted"}])
+        self.assertRecordValues(
+            call, [{"action": "restrict", "state": "pending", "target_state": "restricted"}]
+        )
         self.assertEqual(self.binding.access_state, "pending_restriction")
         self.assertEqual(self._process()["sent"], 1)
         self.assertEqual(call.state, "done")
@@ -29,8 +31,10 @@ class TestAccessFlow(AccessCommon):
             self.assertTrue(all(user[flag] for flag in RESTRICT_FLAGS), uid)
             self.assertFalse(user["disabled"])
             # Everything else survived the PUT (e.g. the manager's user limit).
-            self.assertEqual({k: v for k, v in user.items() if k not in RESTRICT_FLAGS}, {
-                k: v for k, v in self.original[uid].items() if k not in RESTRICT_FLAGS})
+            self.assertEqual(
+                {k: v for k, v in user.items() if k not in RESTRICT_FLAGS},
+                {k: v for k, v in self.original[uid].items() if k not in RESTRICT_FLAGS},
+            )
         event = self._events(level_id=self.level_restrict.id, channel="action")
         self.assertEqual(event.state, "done")
         self.assertIn("restricted", event.message)
@@ -48,7 +52,9 @@ class TestAccessFlow(AccessCommon):
         unblock = self._calls(action="unblock")
         self.assertEqual(unblock.state, "pending")
         self.assertEqual(self.binding.access_state, "pending_unblock")
-        self.assertGreater(self.env["ir.cron.trigger"].search_count([("cron_id", "=", self.cron_outbox.id)]), triggers_before)
+        self.assertGreater(
+            self.env["ir.cron.trigger"].search_count([("cron_id", "=", self.cron_outbox.id)]), triggers_before
+        )
         self._process()
         self.assertEqual(self.binding.access_state, "active")
         self.assertFalse(self.binding.snapshot)

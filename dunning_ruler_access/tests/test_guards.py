@@ -32,7 +32,9 @@ class TestGuards(AccessCommon):
         self._run(self._day(30))
         self.assertFalse(self._events(level_id=self.level_block.id), "the engine skips customers on hold")
         # Even a scheduled check (the invoice already reached the block level before) does not block.
-        self.env["account.move"].search([("partner_id", "=", self.customer.id)]).sudo().dunning_level_id = self.level_block
+        self.env["account.move"].search(
+            [("partner_id", "=", self.customer.id)]
+        ).sudo().dunning_level_id = self.level_block
         self.binding._sync(today=self._day(30))
         self.assertEqual(self.binding.desired_state, "restricted")
         self.assertIn("hold", self.binding.state_reason)
@@ -103,8 +105,14 @@ class TestGuards(AccessCommon):
         )
         company_b.dunning_default_grade_id = grade_b
         platform_b = self.env["dunning.access.platform"].create(
-            {"name": "Traccar B", "kind": "traccar", "base_url": self.sim.url, "auth_type": "token",
-             "token": "test-token", "company_id": company_b.id}
+            {
+                "name": "Traccar B",
+                "kind": "traccar",
+                "base_url": self.sim.url,
+                "auth_type": "token",
+                "token": "test-token",
+                "company_id": company_b.id,
+            }
         )
         binding_b = self._bind(self.customer, "801", platform=platform_b)
         self._invoice(self.customer, 900.0)  # owed to company A only
@@ -125,7 +133,9 @@ class TestGuards(AccessCommon):
         )
         Platform = self.env["dunning.access.platform"].with_user(user_a)
         self.assertEqual(Platform.search([("id", "in", (self.platform | platform_b).ids)]), self.platform)
-        self.assertFalse(self.env["dunning.access.binding"].with_user(user_a).search([("id", "=", binding_b.id)]))
+        self.assertFalse(
+            self.env["dunning.access.binding"].with_user(user_a).search([("id", "=", binding_b.id)])
+        )
 
     def test_default_rulers_restrict_and_block(self):
         def ref(xmlid):

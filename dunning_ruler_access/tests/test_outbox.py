@@ -118,7 +118,9 @@ class TestOutbox(AccessCommon):
         # A manager account may only touch its own users: Traccar answers 400.
         self.sim.add_user("reseller@platform.test", "pw", user_id=700, userLimit=3)
         self.addCleanup(self.sim.users.pop, 700)
-        self.platform.sudo().write({"auth_type": "basic", "username": "reseller@platform.test", "password": "pw"})
+        self.platform.sudo().write(
+            {"auth_type": "basic", "username": "reseller@platform.test", "password": "pw"}
+        )
         call = self._restrict()
         self._process()
         self.assertEqual((call.state, call.http_status), ("attention", 400))

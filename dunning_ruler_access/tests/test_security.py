@@ -70,10 +70,17 @@ class TestSecurity(AccessCommon):
 class TestPullRoute(HttpCase):
     def test_pull_state(self):
         platform = self.env["dunning.access.platform"].create(
-            {"name": "Pull", "kind": "webhook", "base_url": "http://127.0.0.1:1/hook", "pull_token": "pull-secret"}
+            {
+                "name": "Pull",
+                "kind": "webhook",
+                "base_url": "http://127.0.0.1:1/hook",
+                "pull_token": "pull-secret",
+            }
         )
         partner = self.env["res.partner"].create({"name": "Pulled", "is_company": True})
-        self.env["dunning.access.binding"].create({"partner_id": partner.id, "platform_id": platform.id, "external_ref": "A-1"})
+        self.env["dunning.access.binding"].create(
+            {"partner_id": partner.id, "platform_id": platform.id, "external_ref": "A-1"}
+        )
         url = "/dunning_access/v1/accounts/A-1"
         response = self.url_open(url, headers={"Authorization": "Bearer pull-secret"})
         self.assertEqual(response.status_code, 200)
@@ -81,5 +88,7 @@ class TestPullRoute(HttpCase):
         self.assertEqual((data["account_ref"], data["access_state"]), ("A-1", "active"))
         self.assertEqual(self.url_open(url).status_code, 401)
         self.assertEqual(self.url_open(url, headers={"Authorization": "Bearer nope"}).status_code, 401)
-        missing = self.url_open("/dunning_access/v1/accounts/B-2", headers={"Authorization": "Bearer pull-secret"})
+        missing = self.url_open(
+            "/dunning_access/v1/accounts/B-2", headers={"Authorization": "Bearer pull-secret"}
+        )
         self.assertEqual(missing.status_code, 404)

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import _, fields, models
 from odoo.exceptions import UserError
 
 
@@ -9,7 +9,9 @@ class DunningAccessTrustWizard(models.TransientModel):
     _description = "Provisional unblock"
 
     partner_ids = fields.Many2many("res.partner", required=True)
-    until = fields.Date(required=True, default=lambda self: fields.Date.context_today(self) + timedelta(days=2))
+    until = fields.Date(
+        required=True, default=lambda self: fields.Date.context_today(self) + timedelta(days=2)
+    )
     note = fields.Char(required=True, help="Why: e.g. bank slip paid, settles tomorrow.")
 
     def action_confirm(self):

@@ -23,12 +23,18 @@ class SmsHttpGatewayController(Controller):
         if not gateway or not gateway.active:
             return Response("Unknown gateway", status=404)
         try:
-            payload = gateway._verify_webhook(request.httprequest.get_data(), dict(request.httprequest.headers))
+            payload = gateway._verify_webhook(
+                request.httprequest.get_data(), dict(request.httprequest.headers)
+            )
         except WebhookVerificationError as e:
             _logger.warning("SMS HTTP gateway %s: rejected delivery report: %s", gateway.id, e)
             return Response("Invalid signature", status=401)
         reports = payload if isinstance(payload, list) else [payload]
-        applied = sum(1 for report in reports if isinstance(report, dict) and gateway._process_status_report(report))
+        applied = sum(
+            1 for report in reports if isinstance(report, dict) and gateway._process_status_report(report)
+        )
         return Response(
-            json.dumps({"received": len(reports), "applied": applied}), status=200, content_type="application/json"
+            json.dumps({"received": len(reports), "applied": applied}),
+            status=200,
+            content_type="application/json",
         )

@@ -20,7 +20,9 @@ DELIVERY_STATUSES = [
 
 
 def _pending_to_failed(events):
-    events.write({"state": "failed", "failure_reason": "Message still waiting when the SMS module was uninstalled."})
+    events.write(
+        {"state": "failed", "failure_reason": "Message still waiting when the SMS module was uninstalled."}
+    )
 
 
 class DunningEvent(models.Model):
@@ -32,12 +34,21 @@ class DunningEvent(models.Model):
     )
     state = fields.Selection(selection_add=[("pending", "Pending")], ondelete={"pending": _pending_to_failed})
     phone_number = fields.Char("Phone Number", readonly=True, help="E.164 number the message goes to.")
-    phone_number_raw = fields.Char("Number as Entered", readonly=True, help="The number found on the contact.")
-    scheduled_at = fields.Datetime(
-        "Send At", readonly=True, index="btree_not_null", help="When a message waiting for the sending window goes out."
+    phone_number_raw = fields.Char(
+        "Number as Entered", readonly=True, help="The number found on the contact."
     )
-    sms_uuid = fields.Char("SMS Reference", readonly=True, copy=False, help="Links the event to Odoo's SMS tracking.")
-    sms_encoding = fields.Selection([("gsm7", "GSM-7"), ("ucs2", "UCS-2 (Unicode)")], string="Encoding", readonly=True)
+    scheduled_at = fields.Datetime(
+        "Send At",
+        readonly=True,
+        index="btree_not_null",
+        help="When a message waiting for the sending window goes out.",
+    )
+    sms_uuid = fields.Char(
+        "SMS Reference", readonly=True, copy=False, help="Links the event to Odoo's SMS tracking."
+    )
+    sms_encoding = fields.Selection(
+        [("gsm7", "GSM-7"), ("ucs2", "UCS-2 (Unicode)")], string="Encoding", readonly=True
+    )
     sms_length = fields.Integer("Length", readonly=True)
     sms_segments = fields.Integer("SMS Parts", readonly=True)
     delivery_status = fields.Selection(DELIVERY_STATUSES, compute="_compute_delivery_status")
@@ -51,13 +62,17 @@ class DunningEvent(models.Model):
         uuids = [uuid for uuid in self.mapped("sms_uuid") if uuid]
         trackers = self.env["sms.tracker"].sudo().search([("sms_uuid", "in", uuids)]) if uuids else []
         notification_by_uuid = {tracker.sms_uuid: tracker.mail_notification_id for tracker in trackers}
-        failure_labels = dict(self.env["mail.notification"]._fields["failure_type"]._description_selection(self.env))
+        failure_labels = dict(
+            self.env["mail.notification"]._fields["failure_type"]._description_selection(self.env)
+        )
         for event in self:
             notification = notification_by_uuid.get(event.sms_uuid)
             event.delivery_status = notification.notification_status if notification else False
-            event.delivery_failure = notification and (
-                notification.failure_reason or failure_labels.get(notification.failure_type)
-            ) or False
+            event.delivery_failure = (
+                notification
+                and (notification.failure_reason or failure_labels.get(notification.failure_type))
+                or False
+            )
 
     # ------------------------------------------------------------------
     # Dispatch (called by the engine on the events of a batch)
@@ -75,7 +90,10 @@ class DunningEvent(models.Model):
         if channel == "whatsapp":
             no_gateway = events.filtered(lambda e: not e.company_id._get_http_gateway("whatsapp"))
             no_gateway.write(
-                {"state": "failed", "failure_reason": self.env._("No WhatsApp gateway is configured for this company.")}
+                {
+                    "state": "failed",
+                    "failure_reason": self.env._("No WhatsApp gateway is configured for this company."),
+                }
             )
             events -= no_gateway
         events = events._dunning_phone_resolve_numbers()
@@ -111,7 +129,10 @@ class DunningEvent(models.Model):
         )
         duplicates = self.browse(row[0] for row in self.env.cr.fetchall())
         duplicates.write(
-            {"state": "skipped", "failure_reason": self.env._("Already sent at this level for these invoices.")}
+            {
+                "state": "skipped",
+                "failure_reason": self.env._("Already sent at this level for these invoices."),
+            }
         )
         return self - duplicates
 
@@ -150,9 +171,13 @@ class DunningEvent(models.Model):
         numbers = [number for number in self.mapped("phone_number") if number]
         if not numbers:
             return self
-        blacklisted = set(self.env["phone.blacklist"].sudo().search([("number", "in", numbers)]).mapped("number"))
+        blacklisted = set(
+            self.env["phone.blacklist"].sudo().search([("number", "in", numbers)]).mapped("number")
+        )
         skipped = self.filtered(lambda e: e.phone_number in blacklisted)
-        skipped.write({"state": "skipped", "failure_reason": self.env._("The number is on the phone blacklist.")})
+        skipped.write(
+            {"state": "skipped", "failure_reason": self.env._("The number is on the phone blacklist.")}
+        )
         return self - skipped
 
     def _dunning_phone_tz(self):
@@ -199,7 +224,9 @@ class DunningEvent(models.Model):
         invoice_logs = {}
         for event in self:
             channel = event.channel
-            template = event.level_id.sms_template_id if channel == "sms" else event.level_id.whatsapp_template_id
+            template = (
+                event.level_id.sms_template_id if channel == "sms" else event.level_id.whatsapp_template_id
+            )
             record = event._dunning_phone_render_record(template)
             try:
                 body = template.with_context(dunning_event_id=event.id)._render_field(
@@ -207,12 +234,23 @@ class DunningEvent(models.Model):
                 )[record.id]
             except UserError as e:
                 # A broken template fails its events, not the whole run.
-                event.write({"state": "failed", "failure_reason": self.env._("Template “%(template)s”: %(error)s",
-                                                                             template=template.name, error=e.args[0])})
+                event.write(
+                    {
+                        "state": "failed",
+                        "failure_reason": self.env._(
+                            "Template “%(template)s”: %(error)s", template=template.name, error=e.args[0]
+                        ),
+                    }
+                )
                 continue
             body = sms_normalize_text(body).strip()
             if not body:
-                event.write({"state": "failed", "failure_reason": self.env._("Template “%s” rendered an empty text.", template.name)})
+                event.write(
+                    {
+                        "state": "failed",
+                        "failure_reason": self.env._("Template “%s” rendered an empty text.", template.name),
+                    }
+                )
                 continue
             recipient = event._dunning_recipient()
             # In the event's company: Odoo picks the SMS provider from the message's company.
@@ -283,9 +321,16 @@ class DunningEvent(models.Model):
             return
         today = fields.Date.context_today(self)
         paid = self.filtered(lambda e: e.line_ids and all(line.reconciled for line in e.line_ids))
-        paid.write({"state": "skipped", "failure_reason": self.env._("Paid before the sending window opened.")})
+        paid.write(
+            {"state": "skipped", "failure_reason": self.env._("Paid before the sending window opened.")}
+        )
         held = (self - paid).filtered(
             lambda e: e.partner_id.dunning_hold_until and e.partner_id.dunning_hold_until > today
         )
-        held.write({"state": "skipped", "failure_reason": self.env._("Customer put on hold before the sending window opened.")})
+        held.write(
+            {
+                "state": "skipped",
+                "failure_reason": self.env._("Customer put on hold before the sending window opened."),
+            }
+        )
         (self - paid - held)._dunning_phone_skip_blacklisted()._dunning_phone_release()

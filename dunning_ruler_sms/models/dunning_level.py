@@ -32,7 +32,11 @@ class DunningLevel(models.Model):
             ):
                 if send and not template:
                     raise ValidationError(
-                        self.env._("Level “%(level)s” sends %(channel)s: choose its template.", level=level.name, channel=label)
+                        self.env._(
+                            "Level “%(level)s” sends %(channel)s: choose its template.",
+                            level=level.name,
+                            channel=label,
+                        )
                     )
                 if template and template.model not in TEMPLATE_MODELS:
                     raise ValidationError(

@@ -37,7 +37,8 @@ class DunningSmsRenderMixin(models.AbstractModel):
     def _compute_dunning_sms_fields(self):
         event = self._dunning_sms_event()
         values = dict.fromkeys(
-            ("dunning_sms_amount", "dunning_sms_due_date", "dunning_sms_invoices", "dunning_sms_company"), False
+            ("dunning_sms_amount", "dunning_sms_due_date", "dunning_sms_invoices", "dunning_sms_company"),
+            False,
         )
         if event:
             event = event.with_context(lang=self.env.lang)

@@ -25,7 +25,9 @@ class ResCompany(models.Model):
         "SMS Window Opens", default=8.0, help="Local hour of the recipient from which SMS may be sent."
     )
     dunning_sms_window_end = fields.Float(
-        "SMS Window Closes", default=20.0, help="Local hour of the recipient after which SMS wait for the next day."
+        "SMS Window Closes",
+        default=20.0,
+        help="Local hour of the recipient after which SMS wait for the next day.",
     )
     dunning_sms_allow_sunday = fields.Boolean("Send SMS on Sundays")
 
@@ -34,7 +36,10 @@ class ResCompany(models.Model):
         for company in self:
             if not 0 <= company.dunning_sms_window_start < company.dunning_sms_window_end <= 24:
                 raise ValidationError(
-                    self.env._("The SMS sending window of %s must open before it closes, within the day.", company.name)
+                    self.env._(
+                        "The SMS sending window of %s must open before it closes, within the day.",
+                        company.name,
+                    )
                 )
 
     @api.constrains("sms_http_gateway_id", "whatsapp_http_gateway_id")

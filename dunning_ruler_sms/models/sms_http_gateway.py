@@ -68,7 +68,9 @@ class SmsHttpGateway(models.Model):
     name = fields.Char(required=True)
     active = fields.Boolean(default=True)
     sequence = fields.Integer(default=10)
-    company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company, index=True)
+    company_id = fields.Many2one(
+        "res.company", required=True, default=lambda self: self.env.company, index=True
+    )
     channel = fields.Selection(
         [("sms", "SMS"), ("whatsapp", "WhatsApp")],
         required=True,
@@ -76,7 +78,9 @@ class SmsHttpGateway(models.Model):
         help="What this gateway carries: dunning levels send SMS and WhatsApp messages through "
         "the gateway of the matching channel chosen in the settings.",
     )
-    url = fields.Char("Endpoint URL", required=True, help="Messages are POSTed there as JSON, one request per recipient.")
+    url = fields.Char(
+        "Endpoint URL", required=True, help="Messages are POSTed there as JSON, one request per recipient."
+    )
     auth_header_name = fields.Char("Authentication Header", default="Authorization")
     auth_header_value = fields.Char(
         "Authentication Value", groups="base.group_system", copy=False, help="e.g. 'Bearer <token>'."
@@ -90,18 +94,28 @@ class SmsHttpGateway(models.Model):
         "delivery webhook), {{channel}}.",
     )
     success_status_codes = fields.Char(
-        "Success HTTP Codes", required=True, default="200-299", help="Codes or ranges, comma separated: '200-299', '200,202'."
+        "Success HTTP Codes",
+        required=True,
+        default="200-299",
+        help="Codes or ranges, comma separated: '200-299', '200,202'.",
     )
     success_json_path = fields.Char(
-        "Success Field", help="Optional dotted path in the JSON answer that must hold one of the success values, e.g. 'status'."
+        "Success Field",
+        help="Optional dotted path in the JSON answer that must hold one of the success values, e.g. 'status'.",
     )
-    success_json_values = fields.Char("Success Values", default="ok,queued,accepted,sent", help="Comma separated.")
+    success_json_values = fields.Char(
+        "Success Values", default="ok,queued,accepted,sent", help="Comma separated."
+    )
     message_id_json_path = fields.Char(
-        "Message ID Field", default="id", help="Dotted path of the gateway's message id in the JSON answer, kept for tracking."
+        "Message ID Field",
+        default="id",
+        help="Dotted path of the gateway's message id in the JSON answer, kept for tracking.",
     )
     timeout = fields.Float("Timeout (s)", default=10.0, required=True)
     webhook_secret = fields.Char(
-        groups="base.group_system", copy=False, default=lambda self: webhook.generate_secret(),
+        groups="base.group_system",
+        copy=False,
+        default=lambda self: webhook.generate_secret(),
         help="Standard Webhooks secret (whsec_...) shared with the gateway to sign delivery reports.",
     )
     webhook_url = fields.Char("Delivery Webhook", compute="_compute_webhook_url")
@@ -109,33 +123,42 @@ class SmsHttpGateway(models.Model):
     webhook_status_path = fields.Char("Webhook Status Field", default="data.status", required=True)
     webhook_error_path = fields.Char("Webhook Error Field", default="data.error")
 
-    _timeout_positive = models.Constraint("CHECK(timeout > 0 AND timeout <= 120)", "The timeout must be between 0 and 120 seconds.")
+    _timeout_positive = models.Constraint(
+        "CHECK(timeout > 0 AND timeout <= 120)", "The timeout must be between 0 and 120 seconds."
+    )
 
     @api.depends("company_id")
     def _compute_webhook_url(self):
         for gateway in self:
             gateway.webhook_url = (
-                url_join(gateway.get_base_url(), f"/dunning_ruler_sms/gateway/{gateway.id}/status") if gateway.id else False
+                url_join(gateway.get_base_url(), f"/dunning_ruler_sms/gateway/{gateway.id}/status")
+                if gateway.id
+                else False
             )
 
     @api.constrains("url")
     def _check_url(self):
         for gateway in self:
             if not re.match(r"^https?://[^\s/]+", gateway.url or ""):
-                raise ValidationError(self.env._("The endpoint of gateway “%s” must be an http(s) URL.", gateway.name))
+                raise ValidationError(
+                    self.env._("The endpoint of gateway “%s” must be an http(s) URL.", gateway.name)
+                )
 
     @api.constrains("success_status_codes")
     def _check_success_status_codes(self):
         for gateway in self:
             if not gateway._success_codes():
                 raise ValidationError(
-                    self.env._("“%s” is not a list of HTTP codes or ranges (e.g. 200-299).", gateway.success_status_codes)
+                    self.env._(
+                        "“%s” is not a list of HTTP codes or ranges (e.g. 200-299).",
+                        gateway.success_status_codes,
+                    )
                 )
 
     @api.constrains("body_template")
     def _check_body_template(self):
         for gateway in self:
-            gateway._render_body({key: "x\"y" for key in PLACEHOLDERS})
+            gateway._render_body({key: 'x"y' for key in PLACEHOLDERS})
 
     def _success_codes(self):
         codes = set()
@@ -158,7 +181,11 @@ class SmsHttpGateway(models.Model):
             key = match[1]
             if key not in values:
                 raise ValidationError(
-                    self.env._("Unknown placeholder {{%(key)s}} in the body of gateway “%(name)s”.", key=key, name=self.name)
+                    self.env._(
+                        "Unknown placeholder {{%(key)s}} in the body of gateway “%(name)s”.",
+                        key=key,
+                        name=self.name,
+                    )
                 )
             return json.dumps(str(values[key] or ""))[1:-1]
 
@@ -167,7 +194,9 @@ class SmsHttpGateway(models.Model):
             json.loads(body)
         except ValueError as e:
             raise ValidationError(
-                self.env._("The body of gateway “%(name)s” is not valid JSON: %(error)s", name=self.name, error=e)
+                self.env._(
+                    "The body of gateway “%(name)s” is not valid JSON: %(error)s", name=self.name, error=e
+                )
             ) from e
         return body
 
@@ -210,7 +239,11 @@ class SmsHttpGateway(models.Model):
         try:
             response = session.post(self.url, data=body.encode(), headers=headers, timeout=self.timeout)
         except requests.Timeout:
-            return dict(result, state="server_error", failure_reason=self.env._("No answer within %s seconds.", self.timeout))
+            return dict(
+                result,
+                state="server_error",
+                failure_reason=self.env._("No answer within %s seconds.", self.timeout),
+            )
         except requests.RequestException as e:
             _logger.warning("SMS HTTP gateway %s: %s", self.name, e)
             return dict(result, state="server_error", failure_reason=self.env._("Connection failed: %s", e))
@@ -243,7 +276,10 @@ class SmsHttpGateway(models.Model):
                     ),
                 }
         message_id = _dig(data, self.message_id_json_path) if self.message_id_json_path else None
-        return {"state": "success", "gateway_message_id": str(message_id) if message_id is not None else False}
+        return {
+            "state": "success",
+            "gateway_message_id": str(message_id) if message_id is not None else False,
+        }
 
     # ------------------------------------------------------------------
     # Delivery reports
@@ -264,8 +300,12 @@ class SmsHttpGateway(models.Model):
         status = status.lower()
         Tracker = self.env["sms.tracker"].sudo()
         tracker = Tracker.search(
-            [("http_gateway_id", "=", self.id), "|", ("sms_uuid", "=", str(reference)),
-             ("http_gateway_message_id", "=", str(reference))],
+            [
+                ("http_gateway_id", "=", self.id),
+                "|",
+                ("sms_uuid", "=", str(reference)),
+                ("http_gateway_message_id", "=", str(reference)),
+            ],
             limit=1,
         )
         if not tracker:
@@ -273,11 +313,13 @@ class SmsHttpGateway(models.Model):
         if status in WEBHOOK_SUCCESS_STATES:
             tracker._action_update_from_sms_state(WEBHOOK_SUCCESS_STATES[status])
         elif status in WEBHOOK_ERROR_STATES:
-            tracker.with_context(sms_known_failure_reason=error and str(error)[:300])._action_update_from_provider_error(
-                WEBHOOK_ERROR_STATES[status]
-            )
+            tracker.with_context(
+                sms_known_failure_reason=error and str(error)[:300]
+            )._action_update_from_provider_error(WEBHOOK_ERROR_STATES[status])
         else:
             return False
         # The queue no longer needs the sms.sms: the tracker keeps the outcome.
-        self.env["sms.sms"].sudo().search([("uuid", "=", tracker.sms_uuid), ("to_delete", "=", False)]).to_delete = True
+        self.env["sms.sms"].sudo().search(
+            [("uuid", "=", tracker.sms_uuid), ("to_delete", "=", False)]
+        ).to_delete = True
         return True

@@ -8,7 +8,9 @@ from ..tools.sms_api import SmsApiHttpGateway
 class SmsSms(models.Model):
     _inherit = "sms.sms"
 
-    dunning_event_id = fields.Many2one("dunning.event", index="btree_not_null", ondelete="set null", readonly=True)
+    dunning_event_id = fields.Many2one(
+        "dunning.event", index="btree_not_null", ondelete="set null", readonly=True
+    )
 
     def _get_sms_company(self):
         # The dunning event knows the company; the customer's message may not.

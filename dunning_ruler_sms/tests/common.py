@@ -15,29 +15,43 @@ class SmsDunningCommon(DunningCommon):
         super().setUpClass()
         cls.gateway_double = GatewayDouble().start()
         cls.addClassCleanup(cls.gateway_double.stop)
-        cls.gateway = cls.env["sms.http.gateway"].sudo().create(
-            {
-                "name": "Test gateway",
-                "company_id": cls.company.id,
-                "url": cls.gateway_double.url,
-                "auth_header_name": "Authorization",
-                "auth_header_value": "Bearer s3cr3t",
-                "timeout": 5,
-            }
+        cls.gateway = (
+            cls.env["sms.http.gateway"]
+            .sudo()
+            .create(
+                {
+                    "name": "Test gateway",
+                    "company_id": cls.company.id,
+                    "url": cls.gateway_double.url,
+                    "auth_header_name": "Authorization",
+                    "auth_header_value": "Bearer s3cr3t",
+                    "timeout": 5,
+                }
+            )
         )
         cls.company.sudo().sms_http_gateway_id = cls.gateway
         cls.tpl_due = cls.env.ref("dunning_ruler_sms.sms_template_dunning_due_today")
         cls.tpl_overdue = cls.env.ref("dunning_ruler_sms.sms_template_dunning_overdue")
         for level in cls.ruler.level_ids | cls.ruler_strict.level_ids:
             level.write(
-                {"send_sms": True, "sms_template_id": (cls.tpl_due if level.offset_days == 0 else cls.tpl_overdue).id}
+                {
+                    "send_sms": True,
+                    "sms_template_id": (cls.tpl_due if level.offset_days == 0 else cls.tpl_overdue).id,
+                }
             )
         countries = {code: cls.env.ref(f"base.{code}") for code in ("br", "pt", "es", "us")}
         cls.customer_br = cls._create_customer(
-            "Transportes Sao Paulo", country_id=countries["br"].id, phone="(11) 91234-5678", tz="America/Sao_Paulo"
+            "Transportes Sao Paulo",
+            country_id=countries["br"].id,
+            phone="(11) 91234-5678",
+            tz="America/Sao_Paulo",
         )
         cls.customer_pt = cls._create_customer(
-            "Frota Lisboa", country_id=countries["pt"].id, phone="912 345 678", tz="Europe/Lisbon", lang="en_US"
+            "Frota Lisboa",
+            country_id=countries["pt"].id,
+            phone="912 345 678",
+            tz="Europe/Lisbon",
+            lang="en_US",
         )
         cls.customer_es = cls._create_customer(
             "Flota Madrid", country_id=countries["es"].id, phone="612 34 56 78", tz="Europe/Madrid"
@@ -59,7 +73,11 @@ class SmsDunningCommon(DunningCommon):
         """The partner's events on ``channel``, without the lower levels a run
         records as skipped when it finds a higher one due."""
         return self.env["dunning.event"].search(
-            [("partner_id", "=", partner.id), ("channel", "=", channel), ("failure_reason", "not ilike", "Missed run")],
+            [
+                ("partner_id", "=", partner.id),
+                ("channel", "=", channel),
+                ("failure_reason", "not ilike", "Missed run"),
+            ],
             order="date, id",
         )
 

@@ -25,8 +25,10 @@ class GatewayDouble:
                 double.requests.append(
                     {"path": self.path, "headers": dict(self.headers), "raw": raw, "json": body}
                 )
-                status, answer = double.answers.pop(0) if double.answers else (
-                    200, {"id": f"gw-{next(double._ids)}", "status": "queued"}
+                status, answer = (
+                    double.answers.pop(0)
+                    if double.answers
+                    else (200, {"id": f"gw-{next(double._ids)}", "status": "queued"})
                 )
                 payload = answer if isinstance(answer, str) else json.dumps(answer)
                 self.send_response(status)

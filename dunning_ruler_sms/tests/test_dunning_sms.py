@@ -28,13 +28,24 @@ class TestDunningSms(SmsDunningCommon):
         self.assertEqual(summary["failed"], 2)
         for partner, number in customers.items():
             event = self._sms_events(partner)
-            self.assertRecordValues(event, [{"state": "done", "phone_number": number, "level_id": self.ruler.level_ids.filtered(lambda l: l.offset_days == 0).id}])
+            self.assertRecordValues(
+                event,
+                [
+                    {
+                        "state": "done",
+                        "phone_number": number,
+                        "level_id": self.ruler.level_ids.filtered(lambda l: l.offset_days == 0).id,
+                    }
+                ],
+            )
             sms = self.env["sms.sms"].sudo().search([("dunning_event_id", "=", event.id)])
             self.assertRecordValues(sms, [{"number": number, "state": "outgoing", "uuid": event.sms_uuid}])
             self.assertEqual(sms.partner_id, partner)
             self.assertEqual(sms.mail_message_id.record_company_id, self.company)
             self.assertEqual(sms._get_sms_company(), self.company)
-            self.assertEqual(event.delivery_status, "ready", "the message's notification waits in Odoo's queue")
+            self.assertEqual(
+                event.delivery_status, "ready", "the message's notification waits in Odoo's queue"
+            )
             self.assertEqual(sms.sms_tracker_id.mail_notification_id.notification_type, "sms")
         invalid = self._sms_events(self.customer_invalid)
         self.assertEqual(invalid.state, "failed")
@@ -45,21 +56,34 @@ class TestDunningSms(SmsDunningCommon):
         self.assertIn("no mobile or phone number", missing.failure_reason)
         # The other channels of the failed customers went on.
         self.assertEqual(self._sms_events(self.customer_invalid, channel="email").state, "done")
-        self.assertFalse(self.env["sms.sms"].sudo().search([("partner_id", "in", (self.customer_invalid | self.customer_nonumber).ids)]))
+        self.assertFalse(
+            self.env["sms.sms"]
+            .sudo()
+            .search([("partner_id", "in", (self.customer_invalid | self.customer_nonumber).ids)])
+        )
 
         self._flush_sms_queue()
-        self.assertEqual(sorted(r["json"]["to"] for r in self.gateway_double.requests), sorted(customers.values()))
+        self.assertEqual(
+            sorted(r["json"]["to"] for r in self.gateway_double.requests), sorted(customers.values())
+        )
 
     def test_invoicing_contact_first_then_customer_number(self):
         contact = self.env["res.partner"].create(
-            {"name": "Accounts payable", "type": "invoice", "parent_id": self.customer_pt.id, "phone": "+351 961 111 222"}
+            {
+                "name": "Accounts payable",
+                "type": "invoice",
+                "parent_id": self.customer_pt.id,
+                "phone": "+351 961 111 222",
+            }
         )
         self._invoice(self.customer_pt, 100.0)
         with freeze_time(WORKING_HOURS):
             self._run(self.DUE)
         event = self._sms_events(self.customer_pt)
         self.assertEqual(event.phone_number, "+351961111222")
-        self.assertEqual(self.env["sms.sms"].sudo().search([("dunning_event_id", "=", event.id)]).partner_id, contact)
+        self.assertEqual(
+            self.env["sms.sms"].sudo().search([("dunning_event_id", "=", event.id)]).partner_id, contact
+        )
 
         contact.phone = False
         self._invoice(self.customer_pt, 50.0, due=self.DUE + timedelta(days=1))
@@ -177,12 +201,17 @@ class TestDunningSms(SmsDunningCommon):
             body = level.sms_template_id.body
             self.assertIn("dunning_sms_amount", body)
             self.assertIn("dunning_sms_due_date", body)
-        self.assertNotIn("sms", self.env.ref("dunning_ruler.dunning_level_standard_block").sudo()._get_channels())
+        self.assertNotIn(
+            "sms", self.env.ref("dunning_ruler.dunning_level_standard_block").sudo()._get_channels()
+        )
 
     def test_broken_template_fails_its_events_only(self):
         broken = self.env["sms.template"].create(
-            {"name": "Broken", "model_id": self.env.ref("base.model_res_partner").id,
-             "body": "{{ object.dunning_sms_amount.nope() }}"}
+            {
+                "name": "Broken",
+                "model_id": self.env.ref("base.model_res_partner").id,
+                "body": "{{ object.dunning_sms_amount.nope() }}",
+            }
         )
         self.ruler_strict.level_ids.filtered(lambda l: l.offset_days == 0).sms_template_id = broken
         risky = self._create_customer("Risky Fleet", grade=self.grade_risk, phone="+34 622 000 111")

@@ -61,7 +61,9 @@ class TestHttpGateway(SmsDunningCommon):
         ]
         for (status, body), failure_type in cases:
             with self.subTest(status=status):
-                partner = self._create_customer(f"Error {status}", country_id=self.env.ref("base.es").id, phone="+34 611 000 000")
+                partner = self._create_customer(
+                    f"Error {status}", country_id=self.env.ref("base.es").id, phone="+34 611 000 000"
+                )
                 event, sms = self._queue_sms(partner)
                 self.gateway_double.answer(status, body)
                 self._flush_sms_queue()
@@ -76,7 +78,13 @@ class TestHttpGateway(SmsDunningCommon):
                     self.assertIn("HTTP 400", event.delivery_failure)
 
     def test_success_criterion_in_the_answer(self):
-        self.gateway.write({"success_json_path": "result.status", "success_json_values": "accepted", "message_id_json_path": "result.id"})
+        self.gateway.write(
+            {
+                "success_json_path": "result.status",
+                "success_json_values": "accepted",
+                "message_id_json_path": "result.id",
+            }
+        )
         event, sms = self._queue_sms(self.customer_es)
         self.gateway_double.answer(200, {"result": {"status": "rejected", "id": "x"}})
         self._flush_sms_queue()
@@ -110,27 +118,62 @@ class TestHttpGateway(SmsDunningCommon):
             self.gateway.url = "ftp://example.com"
         # Quotes and newlines in the text stay valid JSON.
         self.gateway.body_template = '{"msg": {"dest": "{{number}}", "body": "{{content}}"}}'
-        body = self.gateway._render_body({"number": "+1", "content": 'a "b"\nc', "uuid": "u", "status_url": "s", "channel": "sms"})
+        body = self.gateway._render_body(
+            {"number": "+1", "content": 'a "b"\nc', "uuid": "u", "status_url": "s", "channel": "sms"}
+        )
         self.assertEqual(body, '{"msg": {"dest": "+1", "body": "a \\"b\\"\\nc"}}')
         with self.assertRaises(ValidationError):
-            self.company.sudo().sms_http_gateway_id = self.env["sms.http.gateway"].sudo().create(
-                {"name": "WA", "url": "https://wa.example.com", "channel": "whatsapp"}
+            self.company.sudo().sms_http_gateway_id = (
+                self.env["sms.http.gateway"]
+                .sudo()
+                .create({"name": "WA", "url": "https://wa.example.com", "channel": "whatsapp"})
             )
 
     def test_each_company_uses_its_own_gateway(self):
-        other = self.env["res.company"].sudo().create({"name": "Fleet Brasil Ltda", "country_id": self.env.ref("base.br").id})
-        other_gateway = self.env["sms.http.gateway"].sudo().create(
-            {"name": "BR gateway", "company_id": other.id, "url": self.gateway_double.url,
-             "auth_header_name": "X-Api-Key", "auth_header_value": "br-key"}
+        other = (
+            self.env["res.company"]
+            .sudo()
+            .create({"name": "Fleet Brasil Ltda", "country_id": self.env.ref("base.br").id})
+        )
+        other_gateway = (
+            self.env["sms.http.gateway"]
+            .sudo()
+            .create(
+                {
+                    "name": "BR gateway",
+                    "company_id": other.id,
+                    "url": self.gateway_double.url,
+                    "auth_header_name": "X-Api-Key",
+                    "auth_header_value": "br-key",
+                }
+            )
         )
         other.sms_http_gateway_id = other_gateway
         event_a, sms_a = self._queue_sms(self.customer_es)
-        event_b = self.env["dunning.event"].sudo().create(
-            {"partner_id": self.customer_br.id, "company_id": other.id, "channel": "sms",
-             "currency_id": other.currency_id.id, "phone_number": "+5511912345678"}
+        event_b = (
+            self.env["dunning.event"]
+            .sudo()
+            .create(
+                {
+                    "partner_id": self.customer_br.id,
+                    "company_id": other.id,
+                    "channel": "sms",
+                    "currency_id": other.currency_id.id,
+                    "phone_number": "+5511912345678",
+                }
+            )
         )
-        sms_b = self.env["sms.sms"].sudo().create(
-            {"number": "+5511912345678", "body": "Olá", "dunning_event_id": event_b.id, "partner_id": self.customer_br.id}
+        sms_b = (
+            self.env["sms.sms"]
+            .sudo()
+            .create(
+                {
+                    "number": "+5511912345678",
+                    "body": "Olá",
+                    "dunning_event_id": event_b.id,
+                    "partner_id": self.customer_br.id,
+                }
+            )
         )
         self.assertEqual(sms_b._get_sms_company(), other)
         (sms_a | sms_b).send(unlink_sent=False)

@@ -13,17 +13,35 @@ class TestGatewayAccess(SmsDunningCommon):
         Users = cls.env["res.users"].with_context(no_reset_password=True)
         base = {"company_id": cls.company.id, "company_ids": [Command.set(cls.company.ids)]}
         cls.supervisor = Users.create(
-            {**base, "name": "Dunning boss", "login": "dunning_boss",
-             "group_ids": [Command.set((cls.env.ref("dunning_ruler.group_dunning_supervisor")
-                                        | cls.env.ref("account.group_account_manager")).ids)]}
+            {
+                **base,
+                "name": "Dunning boss",
+                "login": "dunning_boss",
+                "group_ids": [
+                    Command.set(
+                        (
+                            cls.env.ref("dunning_ruler.group_dunning_supervisor")
+                            | cls.env.ref("account.group_account_manager")
+                        ).ids
+                    )
+                ],
+            }
         )
         cls.agent = Users.create(
-            {**base, "name": "Dunning agent", "login": "dunning_agent",
-             "group_ids": [Command.set(cls.env.ref("dunning_ruler.group_dunning_agent").ids)]}
+            {
+                **base,
+                "name": "Dunning agent",
+                "login": "dunning_agent",
+                "group_ids": [Command.set(cls.env.ref("dunning_ruler.group_dunning_agent").ids)],
+            }
         )
         cls.admin = Users.create(
-            {**base, "name": "Sys admin", "login": "sys_admin",
-             "group_ids": [Command.set(cls.env.ref("base.group_system").ids)]}
+            {
+                **base,
+                "name": "Sys admin",
+                "login": "sys_admin",
+                "group_ids": [Command.set(cls.env.ref("base.group_system").ids)],
+            }
         )
 
     def test_only_system_administrators_see_gateway_credentials(self):
@@ -35,7 +53,9 @@ class TestGatewayAccess(SmsDunningCommon):
                     self.company.with_user(user).read(["sms_http_gateway_id"])
                 settings_fields = self.env["res.config.settings"].with_user(user).fields_get()
                 self.assertNotIn("sms_http_gateway_id", settings_fields)
-                self.assertNotIn("auth_header_value", self.env["sms.http.gateway"].with_user(user).fields_get())
+                self.assertNotIn(
+                    "auth_header_value", self.env["sms.http.gateway"].with_user(user).fields_get()
+                )
         gateway = self.gateway.with_user(self.admin)
         self.assertEqual(gateway.auth_header_value, "Bearer s3cr3t")
         self.assertTrue(gateway.webhook_secret.startswith("whsec_"))
@@ -45,8 +65,10 @@ class TestGatewayAccess(SmsDunningCommon):
 
     def test_gateways_are_per_company(self):
         other = self.env["res.company"].create({"name": "Other fleet company"})
-        foreign = self.env["sms.http.gateway"].sudo().create(
-            {"name": "Foreign", "url": "https://other.example.com", "company_id": other.id}
+        foreign = (
+            self.env["sms.http.gateway"]
+            .sudo()
+            .create({"name": "Foreign", "url": "https://other.example.com", "company_id": other.id})
         )
         self.assertNotIn(foreign, self.env["sms.http.gateway"].with_user(self.admin).search([]))
 

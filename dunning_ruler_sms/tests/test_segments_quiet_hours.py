@@ -29,7 +29,9 @@ class TestSegments(TransactionCase):
 
     def test_template_editor_shows_length_and_parts(self):
         template = self.env["sms.template"].new({"body": "Pay {{ object.dunning_sms_amount }} " + "x" * 140})
-        self.assertEqual((template.sms_encoding, template.sms_length, template.sms_segments), ("gsm7", 180, 2))
+        self.assertEqual(
+            (template.sms_encoding, template.sms_length, template.sms_segments), ("gsm7", 180, 2)
+        )
         template.body = "Olá, pague já"
         self.assertEqual((template.sms_encoding, template.sms_length, template.sms_segments), ("ucs2", 13, 1))
 
@@ -42,20 +44,34 @@ class TestQuietHoursWindow(TransactionCase):
         self.assertIsNone(next_window_opening(monday.replace(hour=10), "Europe/Lisbon", 8, 20))
         # 21:30 in Lisbon: Tuesday 08:00.
         self.assertEqual(
-            next_window_opening(monday.replace(hour=21, minute=30), "Europe/Lisbon", 8, 20), datetime(2026, 3, 17, 8)
+            next_window_opening(monday.replace(hour=21, minute=30), "Europe/Lisbon", 8, 20),
+            datetime(2026, 3, 17, 8),
         )
         # 06:00 in Sao Paulo (09:00 UTC): the same day at 08:00 local, 11:00 UTC.
-        self.assertEqual(next_window_opening(monday.replace(hour=9), "America/Sao_Paulo", 8, 20), monday.replace(hour=11))
+        self.assertEqual(
+            next_window_opening(monday.replace(hour=9), "America/Sao_Paulo", 8, 20), monday.replace(hour=11)
+        )
         # Madrid is UTC+1: 19:30 UTC is 20:30 there, closed until Tuesday 07:00 UTC.
-        self.assertEqual(next_window_opening(monday.replace(hour=19, minute=30), "Europe/Madrid", 8, 20), datetime(2026, 3, 17, 7))
+        self.assertEqual(
+            next_window_opening(monday.replace(hour=19, minute=30), "Europe/Madrid", 8, 20),
+            datetime(2026, 3, 17, 7),
+        )
         # Saturday evening waits until Monday, unless Sundays are allowed.
         saturday_late = datetime(2026, 3, 14, 21)
         self.assertEqual(next_window_opening(saturday_late, "Europe/Lisbon", 8, 20), monday.replace(hour=8))
-        self.assertEqual(next_window_opening(saturday_late, "Europe/Lisbon", 8, 20, allow_sunday=True), datetime(2026, 3, 15, 8))
+        self.assertEqual(
+            next_window_opening(saturday_late, "Europe/Lisbon", 8, 20, allow_sunday=True),
+            datetime(2026, 3, 15, 8),
+        )
         # Half hours and DST: New York on the Monday after the switch is UTC-4.
-        self.assertEqual(next_window_opening(monday.replace(hour=11), "America/New_York", 8.5, 20), monday.replace(hour=12, minute=30))
+        self.assertEqual(
+            next_window_opening(monday.replace(hour=11), "America/New_York", 8.5, 20),
+            monday.replace(hour=12, minute=30),
+        )
         # Unknown zone: UTC.
-        self.assertEqual(next_window_opening(monday.replace(hour=5), "Mars/Olympus", 8, 20), monday.replace(hour=8))
+        self.assertEqual(
+            next_window_opening(monday.replace(hour=5), "Mars/Olympus", 8, 20), monday.replace(hour=8)
+        )
 
 
 @tagged("post_install", "-at_install")
@@ -69,7 +85,10 @@ class TestQuietHoursDunning(SmsDunningCommon):
         with freeze_time("2026-03-16 21:30:00"):
             summary = self._run(self.DUE)
         event = self._sms_events(self.customer_pt)
-        self.assertRecordValues(event, [{"state": "pending", "scheduled_at": datetime(2026, 3, 17, 8), "phone_number": "+351912345678"}])
+        self.assertRecordValues(
+            event,
+            [{"state": "pending", "scheduled_at": datetime(2026, 3, 17, 8), "phone_number": "+351912345678"}],
+        )
         self.assertEqual(summary["done"], 1, "only the email went out")
         self.assertFalse(self.env["sms.sms"].sudo().search([("partner_id", "=", self.customer_pt.id)]))
         self.assertIn(datetime(2026, 3, 17, 8), self._pending_cron_calls())
@@ -83,7 +102,9 @@ class TestQuietHoursDunning(SmsDunningCommon):
             self._run(self.DUE)
         self.assertEqual(event.state, "done")
         self.assertTrue(event.sms_uuid)
-        self.assertEqual(len(self.env["sms.sms"].sudo().search([("partner_id", "=", self.customer_pt.id)])), 1)
+        self.assertEqual(
+            len(self.env["sms.sms"].sudo().search([("partner_id", "=", self.customer_pt.id)])), 1
+        )
         self._flush_sms_queue()
         self.assertEqual(len(self.gateway_double.requests), 1)
 
@@ -113,7 +134,11 @@ class TestQuietHoursDunning(SmsDunningCommon):
         self.assertEqual(self._sms_events(self.customer_pt).state, "skipped")
         self.assertIn("Paid", self._sms_events(self.customer_pt).failure_reason)
         self.assertEqual(self._sms_events(self.customer_es).state, "skipped")
-        self.assertFalse(self.env["sms.sms"].sudo().search([("partner_id", "in", (self.customer_pt | self.customer_es).ids)]))
+        self.assertFalse(
+            self.env["sms.sms"]
+            .sudo()
+            .search([("partner_id", "in", (self.customer_pt | self.customer_es).ids)])
+        )
 
     def test_window_setting_is_validated(self):
         from odoo.exceptions import ValidationError

@@ -25,7 +25,9 @@ class TestGatewayWebhook(HttpCase):
     def setUp(self):
         super().setUp()
         self.partner._message_sms("Hello", partner_ids=self.partner.ids, put_in_queue=True)
-        self.sms = self.env["sms.sms"].search([("partner_id", "=", self.partner.id)], order="id desc", limit=1)
+        self.sms = self.env["sms.sms"].search(
+            [("partner_id", "=", self.partner.id)], order="id desc", limit=1
+        )
         self.sms.send(unlink_sent=True)
         self.tracker = self.env["sms.tracker"].search([("sms_uuid", "=", self.sms.uuid)])
         self.notification = self.tracker.mail_notification_id
@@ -45,14 +47,24 @@ class TestGatewayWebhook(HttpCase):
         return self.url_open(f"/dunning_ruler_sms/gateway/{gateway.id}/status", data=body, headers=headers)
 
     def test_delivered_report_updates_the_tracker(self):
-        response = self._post({"type": "message.status", "data": {"reference": self.sms.uuid, "status": "delivered"}})
+        response = self._post(
+            {"type": "message.status", "data": {"reference": self.sms.uuid, "status": "delivered"}}
+        )
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json(), {"received": 1, "applied": 1})
         self.notification.invalidate_recordset()
         self.assertEqual(self.notification.notification_status, "sent")
 
     def test_failure_report_by_gateway_message_id(self):
-        response = self._post({"data": {"reference": self.tracker.http_gateway_message_id, "status": "undelivered", "error": "handset off"}})
+        response = self._post(
+            {
+                "data": {
+                    "reference": self.tracker.http_gateway_message_id,
+                    "status": "undelivered",
+                    "error": "handset off",
+                }
+            }
+        )
         self.assertEqual(response.status_code, 200)
         self.notification.invalidate_recordset()
         self.assertEqual(self.notification.notification_status, "exception")
@@ -64,14 +76,17 @@ class TestGatewayWebhook(HttpCase):
         self.assertEqual(self._post(payload, secret=webhook.generate_secret()).status_code, 401)
         self.assertEqual(self._post(payload, timestamp=time.time() - 3600).status_code, 401)
         response = self.url_open(
-            f"/dunning_ruler_sms/gateway/{self.gateway.id}/status", data=json.dumps(payload),
+            f"/dunning_ruler_sms/gateway/{self.gateway.id}/status",
+            data=json.dumps(payload),
             headers={"Content-Type": "application/json"},
         )
         self.assertEqual(response.status_code, 401)
         # Correctly signed by another gateway, which did not send this message.
         response = self._post(payload, gateway=self.other_gateway)
         self.assertEqual(response.json(), {"received": 1, "applied": 0})
-        self.assertEqual(self.url_open("/dunning_ruler_sms/gateway/999999/status", data="{}").status_code, 404)
+        self.assertEqual(
+            self.url_open("/dunning_ruler_sms/gateway/999999/status", data="{}").status_code, 404
+        )
         self.notification.invalidate_recordset()
         self.assertEqual(self.notification.notification_status, "pending")
 
@@ -86,8 +101,11 @@ class TestWebhookSignatureFallback(HttpCase):
         secret = webhook.generate_secret()
         body = json.dumps({"data": {"status": "sent"}})
         now = int(time.time())
-        headers = {"webhook-id": "msg_1", "webhook-timestamp": str(now),
-                   "webhook-signature": "v1,Ym9ndXM= " + webhook.sign(secret, "msg_1", now, body)}
+        headers = {
+            "webhook-id": "msg_1",
+            "webhook-timestamp": str(now),
+            "webhook-signature": "v1,Ym9ndXM= " + webhook.sign(secret, "msg_1", now, body),
+        }
         with patch.object(webhook, "_StandardWebhook", None):
             self.assertEqual(webhook.verify(secret, body.encode(), headers), {"data": {"status": "sent"}})
             with self.assertRaises(webhook.WebhookVerificationError):

@@ -13,13 +13,24 @@ class TestWhatsapp(SmsDunningCommon):
         super().setUpClass()
         cls.wa_double = GatewayDouble().start()
         cls.addClassCleanup(cls.wa_double.stop)
-        cls.wa_gateway = cls.env["sms.http.gateway"].sudo().create(
-            {"name": "WhatsApp", "channel": "whatsapp", "url": cls.wa_double.url,
-             "body_template": '{"phone": "{{number}}", "type": "text", "text": {"body": "{{content}}"}, "ref": "{{uuid}}"}'}
+        cls.wa_gateway = (
+            cls.env["sms.http.gateway"]
+            .sudo()
+            .create(
+                {
+                    "name": "WhatsApp",
+                    "channel": "whatsapp",
+                    "url": cls.wa_double.url,
+                    "body_template": '{"phone": "{{number}}", "type": "text", "text": {"body": "{{content}}"}, "ref": "{{uuid}}"}',
+                }
+            )
         )
         cls.wa_template = cls.env["sms.template"].create(
-            {"name": "WA overdue", "model_id": cls.env.ref("base.model_res_partner").id,
-             "body": "{{ object.dunning_sms_company }}: {{ object.dunning_sms_amount }} due {{ object.dunning_sms_due_date }} ({{ object.dunning_sms_invoices }}) {{ object.dunning_sms_pay_url }}"}
+            {
+                "name": "WA overdue",
+                "model_id": cls.env.ref("base.model_res_partner").id,
+                "body": "{{ object.dunning_sms_company }}: {{ object.dunning_sms_amount }} due {{ object.dunning_sms_due_date }} ({{ object.dunning_sms_invoices }}) {{ object.dunning_sms_pay_url }}",
+            }
         )
         # WhatsApp only on the due date level, SMS stays on.
         cls.level_due = cls.ruler.level_ids.filtered(lambda l: l.offset_days == 0)

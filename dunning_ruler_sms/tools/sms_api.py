@@ -21,10 +21,15 @@ class SmsApiHttpGateway(SmsApiBase):
         gateway = self._get_gateway()
         if not gateway:
             return [
-                {"uuid": number["uuid"], "state": "gateway_missing",
-                 "failure_reason": self.env._(
-                    "No %(channel)s HTTP gateway is configured for %(company)s.",
-                    channel=self.channel, company=self.company.name)}
+                {
+                    "uuid": number["uuid"],
+                    "state": "gateway_missing",
+                    "failure_reason": self.env._(
+                        "No %(channel)s HTTP gateway is configured for %(company)s.",
+                        channel=self.channel,
+                        company=self.company.name,
+                    ),
+                }
                 for message in messages
                 for number in message["numbers"]
             ]
