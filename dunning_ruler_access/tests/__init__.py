@@ -2,3 +2,4 @@ from . import test_access_flow
 from . import test_outbox
 from . import test_guards
 from . import test_security
+from . import test_portal
