@@ -8,7 +8,6 @@
     "author": "Dunning Ruler",
     "maintainers": ["dunning-ruler"],
     "license": "AGPL-3",
-    "installable": True,
     "depends": ["dunning_ruler"],
     "external_dependencies": {"python": ["requests"]},
     "data": [

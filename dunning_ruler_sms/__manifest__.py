@@ -1,14 +1,13 @@
 {
     "name": "Dunning Ruler: SMS and WhatsApp",
-    "summary": "Dunning levels send short SMS (and WhatsApp) with the exact sum owed, through Odoo's SMS queue "
-    "or a generic HTTP gateway, respecting quiet hours, never twice",
+    "summary": "Dunning levels send short SMS (and WhatsApp) with the exact sum owed, "
+    "through Odoo's SMS queue or a generic HTTP gateway, respecting quiet hours, never twice",
     "version": "19.0.1.0.0",
     "category": "Accounting/Accounting",
     "website": "https://github.com/dunning-ruler/dunning-ruler",
     "author": "Dunning Ruler",
     "maintainers": ["dunning-ruler"],
     "license": "AGPL-3",
-    "installable": True,
     "depends": ["dunning_ruler", "sms", "phone_validation"],
     "external_dependencies": {"python": ["phonenumbers"]},
     "data": [

@@ -434,16 +434,19 @@ def report(size, out):
     print(f"\n=== dunning benchmark: {size} invoices, as of {AS_OF} ===")
     if "bare_sql_s" in out:
         print(
-            f"bare SQL selection of overdue installments: {out['bare_sql_s'] * 1000:.0f} ms ({out['bare_sql_rows']} rows)"
+            f"bare SQL selection of overdue installments: {out['bare_sql_s'] * 1000:.0f} ms "
+            f"({out['bare_sql_rows']} rows)"
         )
         print(
-            f"engine preview (plan, no side effect):      {out['preview_s'] * 1000:.0f} ms ({out['preview_steps']} steps)"
+            f"engine preview (plan, no side effect):      {out['preview_s'] * 1000:.0f} ms "
+            f"({out['preview_steps']} steps)"
             f"  = {out['preview_s'] / max(out['bare_sql_s'], 1e-9):.1f}x bare SQL"
         )
     if "summary" in out:
         s = out["summary"]
         print(
-            f"run: {out['run_s']:.1f} s wall, {size / out['run_s']:.0f} invoices/s, {out['queries']} SQL queries, "
+            f"run: {out['run_s']:.1f} s wall, {size / out['run_s']:.0f} invoices/s, "
+            f"{out['queries']} SQL queries, "
             f"peak RSS +{out['rss_growth_mb']:.0f} MB"
             + (
                 f", tracemalloc peak {out['tracemalloc_peak_mb']:.0f} MB"
@@ -457,7 +460,8 @@ def report(size, out):
         )
     if "workers" in out:
         print(
-            f"concurrent workers: {out['run_s']:.1f} s wall; {out['workers']}; errors: {out['errors'] or 'none'}"
+            f"concurrent workers: {out['run_s']:.1f} s wall; {out['workers']}; "
+            f"errors: {out['errors'] or 'none'}"
         )
     if "events_after_cut" in out:
         print(
@@ -466,8 +470,10 @@ def report(size, out):
         )
     if "duplicates" in out:
         print(
-            f"checks: {out['duplicates']} duplicate (installment, level, channel), {out['emails_done']} emails queued "
-            f"({out['emails_without_mail']} without a queued mail, {out['emails_failed']} failed: no address), "
+            f"checks: {out['duplicates']} duplicate (installment, level, channel), "
+            f"{out['emails_done']} emails queued "
+            f"({out['emails_without_mail']} without a queued mail, "
+            f"{out['emails_failed']} failed: no address), "
             f"rerun created {out['rerun_events']} events"
         )
     ok = (

@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from pathlib import Path
 
 import websocket  # websocket-client, in the project venv
 
@@ -49,10 +50,10 @@ class Browser:
         )
         port_file = os.path.join(self.profile, "DevToolsActivePort")
         for _ in range(100):
-            if os.path.exists(port_file) and open(port_file).read().strip():
+            if os.path.exists(port_file) and Path(port_file).read_text().strip():
                 break
             time.sleep(0.1)
-        port = open(port_file).read().split()[0]
+        port = Path(port_file).read_text().split()[0]
         pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
         page = next(p for p in pages if p["type"] == "page")
         self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60)

@@ -14,7 +14,7 @@ class DunningArrangement(models.Model):
 
     _name = "dunning.arrangement"
     _description = "Payment Arrangement"
-    _inherit = ["mail.thread"]
+    _inherit = ("mail.thread",)
     _order = "date_start desc, id desc"
     _check_company_auto = True
 
@@ -49,7 +49,6 @@ class DunningArrangement(models.Model):
     )
     line_ids = fields.One2many("dunning.arrangement.line", "arrangement_id", string="Instalments", copy=True)
     amount_arranged = fields.Monetary(
-        string="Amount Arranged",
         readonly=True,
         copy=False,
         help="Open amount of the invoices when the plan was agreed.",
@@ -146,7 +145,7 @@ class DunningArrangement(models.Model):
                 ]
             )
 
-    _LOCKED_FIELDS = {"partner_id", "company_id", "date_start", "invoice_ids", "line_ids"}
+    _LOCKED_FIELDS = frozenset({"partner_id", "company_id", "date_start", "invoice_ids", "line_ids"})
 
     def write(self, vals):
         # An agreed plan is a record of what was agreed: only a new plan can change it.
@@ -198,7 +197,8 @@ class DunningArrangement(models.Model):
             plan.invoice_ids.sudo().write({"dunning_arrangement_id": plan.id})
             plan._log(
                 self.env._(
-                    "Payment arrangement agreed: %(count)s instalment(s) totalling %(total)s; dunning paused.",
+                    "Payment arrangement agreed: %(count)s instalment(s) totalling %(total)s; "
+                    "dunning paused.",
                     count=len(plan.line_ids),
                     total=plan.amount_total,
                 )

@@ -38,7 +38,8 @@ class DunningEffectiveness(models.Model):
     def _table_query(self):
         paid = SQL(", ").join(
             SQL(
-                "COALESCE(SUM(apr.amount) FILTER (WHERE apr.max_date BETWEEN ex.date AND ex.date + %s), 0) AS paid_%s",
+                "COALESCE(SUM(apr.amount) FILTER (WHERE apr.max_date BETWEEN ex.date AND ex.date + %s), 0)"
+                " AS paid_%s",
                 days,
                 SQL(str(days)),
             )
@@ -107,5 +108,5 @@ class DunningEffectiveness(models.Model):
         )
         result = {}
         for level, grade, *values in self._read_group(domain or [], ["level_id", "grade_id"], aggregates):
-            result[(level, grade)] = dict(zip([a.split(":")[0] for a in aggregates], values))
+            result[(level, grade)] = dict(zip([a.split(":")[0] for a in aggregates], values, strict=True))
         return result

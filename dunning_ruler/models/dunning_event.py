@@ -50,7 +50,7 @@ class _LayoutCache:
             [escape(message.preview or ""), message.body or ""] if len(parts) == 3 else [message.body or ""]
         )
         out = parts[0]
-        for value, part in zip(values, parts[1:]):
+        for value, part in zip(values, parts[1:], strict=True):
             out += str(value) + part
         return Markup(out.replace(name_ph, str(name)))
 
@@ -288,7 +288,7 @@ class DunningEvent(models.Model):
                 continue
             results.update(
                 tmpl._render_template_postprocess(
-                    tmpl.render_model, dict(zip(event_ids, map(Markup, bodies)))
+                    tmpl.render_model, dict(zip(event_ids, map(Markup, bodies), strict=True))
                 )
             )
         return results
@@ -391,7 +391,6 @@ class DunningEvent(models.Model):
 
     def _dunning_post_messages_batch(self, posts, author_id, email_from, real_author, subtype_id):
         Partner = self.env["res.partner"]
-        Message = self.env["mail.message"].sudo()
         partners = Partner.browse(dict.fromkeys(event.partner_id.id for event, *_rest in posts))
         alias_domains = partners.sudo()._mail_get_alias_domains(default_company=self.env.company)
         companies = partners._mail_get_companies(default=self.env.company)
@@ -418,7 +417,7 @@ class DunningEvent(models.Model):
                     "reply_to": reply_tos[pid],
                 }
             )
-        messages = dict(zip((post[0] for post in posts), Partner._message_create(vals_list)))
+        messages = dict(zip((post[0] for post in posts), Partner._message_create(vals_list), strict=True))
         if real_author and not real_author.partner_share:
             partners._message_subscribe(partner_ids=real_author.ids)
         self._dunning_queue_mails(posts, messages)
@@ -502,7 +501,7 @@ class DunningEvent(models.Model):
                     "res_partner_id": recipient_id,
                     "mail_mail_id": mail.id,
                 }
-                for (message, recipient_id), mail in zip(notif_partner, mails)
+                for (message, recipient_id), mail in zip(notif_partner, mails, strict=True)
             ]
         )
 

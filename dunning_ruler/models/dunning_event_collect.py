@@ -97,11 +97,11 @@ class DunningEvent(models.Model):
             events.append(event)
         # Recorded (hand-over, invoices marked, event linked) before the summary is queued.
         handovers = Handover.create(vals_list)
-        for event, handover in zip(events, handovers):
+        for event, handover in zip(events, handovers, strict=True):
             handover.invoice_ids.write({"dunning_handover_id": handover.id})
             event.write({"handover_id": handover.id})
         handovers._send_summary()
-        for event, handover in zip(events, handovers):
+        for event, handover in zip(events, handovers, strict=True):
             event.write(
                 {
                     "message": self.env._(

@@ -29,7 +29,7 @@ class DunningFee(models.Model):
     fee_move_id = fields.Many2one(
         "account.move", string="Charged On", index="btree_not_null", ondelete="set null"
     )
-    fee_line_id = fields.Many2one("account.move.line", string="Fee Line", ondelete="set null")
+    fee_line_id = fields.Many2one("account.move.line", ondelete="set null")
 
     _move_level_uniq = models.Constraint(
         "unique(move_id, level_id)", "A dunning level charges its fee only once per invoice."
@@ -150,12 +150,13 @@ class DunningFee(models.Model):
         for company in {vals["company_id"] for vals in new_vals}:
             indexes = [i for i, vals in enumerate(new_vals) if vals["company_id"] == company]
             created = Move.with_company(company).create([new_vals[i] for i in indexes])
-            for i, move in zip(indexes, created):
+            for i, move in zip(indexes, created, strict=True):
                 new_groups[i][1]._link(move.invoice_line_ids.sorted("id"))
             moves |= created
         moves.filtered(lambda m: m.invoice_date).action_post()
 
     def _link(self, lines):
         """Link each fee to its line (lines created in the fees' order)."""
-        for fee, line in zip(self, lines):
+        # strict=False: other modules may add invoice lines of their own to the move
+        for fee, line in zip(self, lines, strict=False):
             fee.write({"fee_move_id": line.move_id.id, "fee_line_id": line.id})

@@ -12,7 +12,7 @@ class DunningHandover(models.Model):
 
     _name = "dunning.handover"
     _description = "Dunning Hand-over"
-    _inherit = ["mail.thread"]
+    _inherit = ("mail.thread",)
     _order = "date desc, id desc"
     _check_company_auto = True
 
@@ -57,7 +57,7 @@ class DunningHandover(models.Model):
     mail_message_id = fields.Many2one("mail.message", string="Summary Sent", ondelete="set null")
     failure_reason = fields.Text()
     cleared_date = fields.Date(readonly=True, tracking=True)
-    cleared_by_id = fields.Many2one("res.users", string="Cleared By", readonly=True)
+    cleared_by_id = fields.Many2one("res.users", readonly=True)
     clear_note = fields.Char(tracking=True)
 
     @api.depends("partner_id", "agency_id", "date")

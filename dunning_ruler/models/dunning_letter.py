@@ -13,7 +13,6 @@ class DunningLevel(models.Model):
     _inherit = "dunning.level"
 
     send_letter = fields.Boolean(
-        string="Send Letter",
         help="Prepare a printed letter listing every overdue invoice; print them in batch "
         "from the dunning events (filter “Letters to print”).",
     )

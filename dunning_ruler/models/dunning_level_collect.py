@@ -50,14 +50,13 @@ class DunningLevel(models.Model):
         required=True,
         help="Dunning fee or late interest charged once per invoice when this level is executed.",
     )
-    fee_amount = fields.Monetary(string="Fee Amount", currency_field="company_currency_id")
+    fee_amount = fields.Monetary(currency_field="company_currency_id")
     fee_percent = fields.Float(string="Fee (%)", digits=(16, 4))
     fee_max = fields.Monetary(
         string="Fee Cap", currency_field="company_currency_id", help="Maximum fee per invoice; 0: no cap."
     )
     fee_product_id = fields.Many2one(
         "product.product",
-        string="Fee Product",
         default=lambda self: self.env.ref("dunning_ruler.product_dunning_fee", raise_if_not_found=False),
         help="Product of the fee line: its label and income account (fee or late interest).",
     )

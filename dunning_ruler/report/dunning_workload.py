@@ -14,7 +14,7 @@ class DunningWorkload(models.Model):
     partner_id = fields.Many2one("res.partner", string="Customer", readonly=True)
     company_id = fields.Many2one("res.company", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
-    agent_id = fields.Many2one("res.users", string="Agent", readonly=True)
+    agent_id = fields.Many2one("res.users", readonly=True)
     grade_id = fields.Many2one("dunning.grade", readonly=True)
     level_id = fields.Many2one("dunning.level", readonly=True)
     overdue_amount = fields.Monetary(string="Amount in Dunning", readonly=True)
@@ -38,7 +38,9 @@ class DunningWorkload(models.Model):
                            m.commercial_partner_id AS partner_id,
                            aml.company_id,
                            c.currency_id,
-                           COALESCE((p.dunning_user_id ->> aml.company_id::text)::int, g.user_id, %s) AS agent_id,
+                           COALESCE(
+                               (p.dunning_user_id ->> aml.company_id::text)::int, g.user_id, %s
+                           ) AS agent_id,
                            g.id AS grade_id,
                            p.dunning_level_id AS level_id,
                            SUM(aml.amount_residual) AS overdue_amount,

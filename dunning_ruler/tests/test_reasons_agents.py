@@ -140,7 +140,7 @@ class TestReasonsAndAgents(DunningCommon):
         wizard = (
             self.env["dunning.assign.wizard"]
             .with_user(self.supervisor)
-            .with_context(action["context"])
+            .with_context(**action["context"])
             .create({"user_id": self.agent2.id})
         )
         with self.assertRaises(AccessError):

@@ -17,7 +17,6 @@ class DunningReasonWizard(models.TransientModel):
     )
     reason_id = fields.Many2one(
         "dunning.reason",
-        string="Reason",
         required=True,
         domain="['|', ('company_id', '=', False), ('company_id', '=', company_id)]",
     )

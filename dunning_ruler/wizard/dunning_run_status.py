@@ -14,7 +14,7 @@ class DunningRunStatus(models.TransientModel):
     done = fields.Integer(string="Customers Done", compute="_compute_progress")
     remaining = fields.Integer(string="Customers Remaining", compute="_compute_progress")
     progress = fields.Float(compute="_compute_progress")
-    last_run = fields.Datetime(string="Last Run", compute="_compute_progress")
+    last_run = fields.Datetime(compute="_compute_progress")
     started = fields.Datetime(default=fields.Datetime.now, readonly=True)
     # Progress records of earlier runs are ignored: only those created after this one count.
     progress_floor_id = fields.Integer(default=lambda self: self._default_progress_floor(), readonly=True)

@@ -1,4 +1,4 @@
-from odoo import _, api, models
+from odoo import api, models
 
 
 class AccountPartialReconcile(models.Model):
@@ -10,13 +10,13 @@ class AccountPartialReconcile(models.Model):
         # A payment may bring the customer back below the restricting level: queue the
         # unblock now and wake the outbox cron, instead of waiting for the daily run.
         partners = (partials.debit_move_id | partials.credit_move_id).partner_id
-        partners._dunning_access_sync(_("Payment received"))
+        partners._dunning_access_sync(self.env._("Payment received"))
         return partials
 
     def unlink(self):
         partners = (self.debit_move_id | self.credit_move_id).partner_id
         res = super().unlink()
-        partners.exists()._dunning_access_sync(_("Payment unreconciled"))
+        partners.exists()._dunning_access_sync(self.env._("Payment unreconciled"))
         return res
 
 
@@ -27,5 +27,5 @@ class AccountMove(models.Model):
         res = super().write(vals)
         if "dunning_excluded" in vals:
             # An invoice put in dispute never keeps its customer restricted.
-            self.commercial_partner_id._dunning_access_sync(_("Dispute changed"))
+            self.commercial_partner_id._dunning_access_sync(self.env._("Dispute changed"))
         return res

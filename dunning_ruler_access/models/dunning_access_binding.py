@@ -3,7 +3,7 @@ import uuid
 from collections import defaultdict
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.tools import SQL
 
 TARGETS = [("active", "Active"), ("restricted", "Restricted"), ("blocked", "Blocked")]
@@ -145,11 +145,14 @@ class DunningAccessBinding(models.Model):
             self.env.cr.execute(
                 SQL(
                     """
-                    SELECT p.id, p.dunning_hold_until, g.exempt_from_restriction, g.name->>'en_US', r.min_amount
+                    SELECT p.id, p.dunning_hold_until, g.exempt_from_restriction,
+                           g.name->>'en_US', r.min_amount
                       FROM res_partner p
                       JOIN res_company c ON c.id = %(company)s
                  LEFT JOIN dunning_grade g
-                        ON g.id = COALESCE((p.dunning_grade_id ->> c.id::text)::int, c.dunning_default_grade_id)
+                        ON g.id = COALESCE(
+                               (p.dunning_grade_id ->> c.id::text)::int, c.dunning_default_grade_id
+                           )
                  LEFT JOIN dunning_ruler r ON r.id = g.ruler_id
                      WHERE p.id = ANY(%(partners)s)
                     """,
@@ -175,37 +178,45 @@ class DunningAccessBinding(models.Model):
                 )
             )
             noticed = {row[0] for row in self.env.cr.fetchall()}
-            level_names = dict(
-                (lvl.id, lvl.display_name)
+            level_names = {
+                lvl.id: lvl.display_name
                 for lvl in self.env["dunning.level"].sudo().browse({lid for _r, lid in levels.values()})
-            )
+            }
             for binding in bindings:
                 pid = binding.partner_id.commercial_partner_id.id
                 rank, level_id = levels.get(pid, (0, None))
                 hold_until, exempt, grade_name, min_amount = infos.get(pid, (None, False, None, 0))
                 target = ("active", "restricted", "blocked")[rank]
                 reason = (
-                    _("Level %s reached", level_names.get(level_id))
+                    self.env._("Level %s reached", level_names.get(level_id))
                     if rank
-                    else _("No invoice at a restricting level")
+                    else self.env._("No invoice at a restricting level")
                 )
                 if binding.trust_until and binding.trust_until >= today:
-                    target, reason = "active", _("Provisionally unblocked until %s", binding.trust_until)
+                    target, reason = (
+                        "active",
+                        self.env._("Provisionally unblocked until %s", binding.trust_until),
+                    )
                 elif rank and exempt:
-                    target, reason = "active", _("Grade %s is exempt from restriction", grade_name)
+                    target, reason = "active", self.env._("Grade %s is exempt from restriction", grade_name)
                 elif rank and min_amount and balances.get((company.id, pid), 0.0) < min_amount:
-                    target, reason = "active", _("Balance below the ruler's minimum of %s", min_amount)
+                    target, reason = (
+                        "active",
+                        self.env._("Balance below the ruler's minimum of %s", min_amount),
+                    )
                 else:
                     if target == "blocked" and pid not in noticed:
                         target = "restricted"
-                        reason = _("Not blocked: no dunning notice sent at least %s days before", notice_days)
+                        reason = self.env._(
+                            "Not blocked: no dunning notice sent at least %s days before", notice_days
+                        )
                     if (
                         hold_until
                         and hold_until > today
                         and TARGET_RANK[target] > TARGET_RANK[binding.desired_state]
                     ):
                         target = binding.desired_state
-                        reason = _("On hold until %s: no further restriction", hold_until)
+                        reason = self.env._("On hold until %s: no further restriction", hold_until)
                 result[binding] = (target, reason)
         return result
 
@@ -237,7 +248,9 @@ class DunningAccessBinding(models.Model):
                 self.state_reason = reason
             return Call
         pending = Call.search([("binding_id", "=", self.id), ("state", "=", "pending")])
-        pending.write({"state": "superseded", "error": _("Superseded by a later decision: %s", target)})
+        pending.write(
+            {"state": "superseded", "error": self.env._("Superseded by a later decision: %s", target)}
+        )
         self.write({"desired_state": target, "state_reason": reason})
         if target == self.confirmed_state and not force:
             return Call
@@ -318,13 +331,13 @@ class DunningAccessBinding(models.Model):
     # Actions
     # ------------------------------------------------------------------
     def action_resync(self):
-        self._sync(why=_("Manual synchronisation"))
+        self._sync(why=self.env._("Manual synchronisation"))
 
     def action_view_calls(self):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": _("Access calls"),
+            "name": self.env._("Access calls"),
             "res_model": "dunning.access.call",
             "view_mode": "list,form",
             "domain": [("binding_id", "=", self.id)],
@@ -335,5 +348,5 @@ class DunningAccessBinding(models.Model):
         """Daily safety net: expired provisional unblocks, holds that ended, notices old
         enough to allow a block. Then send what that queued."""
         bindings = self.sudo().search([("platform_id.active", "=", True)])
-        bindings._sync(why=_("Scheduled check"))
+        bindings._sync(why=self.env._("Scheduled check"))
         self.env["dunning.access.platform"].sudo().process_outbox()

@@ -1,7 +1,7 @@
 import json
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError
 
 
@@ -111,24 +111,27 @@ class DunningAccessCall(models.Model):
     def _explain(self, result):
         status, platform = result.get("status"), self.platform_id.name
         if status == 401:
-            return _(
-                "%(platform)s rejected the credentials (HTTP 401): check the user and password or the token of the platform.",
+            return self.env._(
+                "%(platform)s rejected the credentials (HTTP 401): check the user and password "
+                "or the token of the platform.",
                 platform=platform,
             )
         if status == 404:
-            return _(
-                "Account %(ref)s does not exist on %(platform)s (HTTP 404): check the account reference of %(partner)s.",
+            return self.env._(
+                "Account %(ref)s does not exist on %(platform)s (HTTP 404): "
+                "check the account reference of %(partner)s.",
                 ref=self.external_ref,
                 platform=platform,
                 partner=self.partner_id.name,
             )
         if status == 400:
-            return _(
-                "%(platform)s refused the request (HTTP 400), usually a permission the platform user lacks: %(body)s",
+            return self.env._(
+                "%(platform)s refused the request (HTTP 400), "
+                "usually a permission the platform user lacks: %(body)s",
                 platform=platform,
                 body=(result.get("response") or "")[:300],
             )
-        return _(
+        return self.env._(
             "%(platform)s refused the request (%(error)s): %(body)s",
             platform=platform,
             error=result.get("error"),
@@ -137,7 +140,7 @@ class DunningAccessCall(models.Model):
 
     def _log_on_partner(self):
         labels = dict(self._fields["target_state"]._description_selection(self.env))
-        body = _(
+        body = self.env._(
             "Access on %(platform)s (%(ref)s): %(state)s. %(reason)s",
             platform=self.platform_id.name,
             ref=self.external_ref,
@@ -159,7 +162,7 @@ class DunningAccessCall(models.Model):
         """After fixing the cause (credentials, account reference), send again now."""
         for call in self:
             if call.state != "attention":
-                raise UserError(_("Only calls that need attention can be retried."))
+                raise UserError(self.env._("Only calls that need attention can be retried."))
             newer = self.search(
                 [
                     ("binding_id", "=", call.binding_id.id),
@@ -169,7 +172,7 @@ class DunningAccessCall(models.Model):
                 limit=1,
             )
             if newer:
-                raise UserError(_("A later call superseded this one."))
+                raise UserError(self.env._("A later call superseded this one."))
         self.write({"state": "pending", "next_attempt": fields.Datetime.now()})
         self.env.ref("dunning_ruler_access.ir_cron_dunning_access_outbox").sudo()._trigger()
 

@@ -3,7 +3,7 @@ import secrets
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
@@ -97,13 +97,13 @@ class DunningAccessPlatform(models.Model):
         for platform in self:
             if not (platform.base_url or "").startswith(("http://", "https://")):
                 raise ValidationError(
-                    _("The URL of platform “%s” must start with http:// or https://.", platform.name)
+                    self.env._("The URL of platform “%s” must start with http:// or https://.", platform.name)
                 )
             flags = platform._get_restrict_flags()
             unknown = set(flags) - TRACCAR_FLAGS
             if platform.kind == "traccar" and (unknown or not flags):
                 raise ValidationError(
-                    _(
+                    self.env._(
                         "Unknown Traccar flags: %(flags)s. Use %(known)s.",
                         flags=", ".join(sorted(unknown)) or "-",
                         known=DEFAULT_RESTRICT_FLAGS,
@@ -115,7 +115,7 @@ class DunningAccessPlatform(models.Model):
                 or platform.retry_max_seconds < platform.retry_base_seconds
             ):
                 raise ValidationError(
-                    _("Concurrency and retry delays must be positive (maximum ≥ first delay).")
+                    self.env._("Concurrency and retry delays must be positive (maximum ≥ first delay).")
                 )
 
     def _get_restrict_flags(self):
@@ -130,7 +130,7 @@ class DunningAccessPlatform(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": _("Access calls"),
+            "name": self.env._("Access calls"),
             "res_model": "dunning.access.call",
             "view_mode": "list,form",
             "domain": [("platform_id", "=", self.id)],
@@ -155,16 +155,16 @@ class DunningAccessPlatform(models.Model):
                 transport._request(session, conf, "GET", "/api/session")
             except transport.TransportError as e:
                 raise UserError(
-                    _(
+                    self.env._(
                         "Connection to %(name)s failed: %(error)s %(body)s",
                         name=self.name,
                         error=e,
                         body=e.body[:200],
                     )
-                )
+                ) from e
             finally:
                 session.close()
-        message = _("Connection to %s works.", self.name)
+        message = self.env._("Connection to %s works.", self.name)
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",
@@ -261,9 +261,9 @@ class DunningAccessPlatform(models.Model):
                     "state": "dry_run",
                     "attempts": 0,
                     "last_attempt": fields.Datetime.now(),
-                    "error": _("Dry run: nothing was sent.")
+                    "error": self.env._("Dry run: nothing was sent.")
                     if self.dry_run
-                    else _("Platform archived: nothing was sent."),
+                    else self.env._("Platform archived: nothing was sent."),
                 }
             )
             counts["dry_run"] = len(calls)
@@ -279,7 +279,7 @@ class DunningAccessPlatform(models.Model):
             reads = self._run_parallel(
                 transport.traccar_read, [(conf, call.binding_id.external_ref) for call in calls]
             )
-            for call, read in zip(calls, reads):
+            for call, read in zip(calls, reads, strict=True):
                 if read["ok"]:
                     call.binding_id._merge_snapshot(read["users"], conf["restrict_flags"], call.target_state)
             if self.env.context.get("ir_cron_progress_id"):
@@ -287,9 +287,10 @@ class DunningAccessPlatform(models.Model):
                 # another worker does not claim them while this one is sending.
                 lease = fields.Datetime.now() + timedelta(seconds=60 + 2 * self.timeout * len(calls))
                 calls.write({"next_attempt": lease})
-                self.env.cr.commit()
+                # Deliberate: the lease and the snapshots must be durable before the slow sends.
+                self.env.cr.commit()  # pylint: disable=invalid-commit
             jobs, results = [], {}
-            for call, read in zip(calls, reads):
+            for call, read in zip(calls, reads, strict=True):
                 if read["ok"]:
                     jobs.append(
                         (call, (conf, read["users"], call.target_state, call.binding_id._get_snapshot()))
@@ -297,8 +298,8 @@ class DunningAccessPlatform(models.Model):
                 else:
                     results[call] = read
             written = self._run_parallel(transport.traccar_write, [args for _c, args in jobs])
-            results.update({call: result for (call, _a), result in zip(jobs, written)})
+            results.update({call: result for (call, _a), result in zip(jobs, written, strict=True)})
             results = [results[call] for call in calls]
-        for call, result in zip(calls, results):
+        for call, result in zip(calls, results, strict=True):
             counts[call._record_result(result)] += 1
         return counts

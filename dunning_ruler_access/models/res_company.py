@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
 
@@ -14,4 +14,4 @@ class ResCompany(models.Model):
     @api.constrains("dunning_block_notice_days")
     def _check_dunning_block_notice_days(self):
         if any(not 0 <= company.dunning_block_notice_days <= 90 for company in self):
-            raise ValidationError(_("The notice before blocking must be between 0 and 90 days."))
+            raise ValidationError(self.env._("The notice before blocking must be between 0 and 90 days."))

@@ -1,4 +1,4 @@
-from odoo import _, api, fields, models
+from odoo import api, fields, models
 from odoo.exceptions import AccessError
 
 from .dunning_access_binding import ACCESS_RANK, ACCESS_STATES
@@ -26,7 +26,7 @@ class ResPartner(models.Model):
         res = super().write(vals)
         if "dunning_grade_id" in vals:
             # An exempt grade lifts a restriction at once.
-            self._dunning_access_sync(_("Grade changed"))
+            self._dunning_access_sync(self.env._("Grade changed"))
         return res
 
     def _dunning_access_sync(self, why=None):
@@ -40,12 +40,12 @@ class ResPartner(models.Model):
 
     def action_dunning_access_resync(self):
         self._dunning_check_agent()
-        self._dunning_access_sync(_("Manual synchronisation"))
+        self._dunning_access_sync(self.env._("Manual synchronisation"))
 
     def action_dunning_trust(self, until, note=False):
         """Provisional unblock until ``until`` (e.g. a bank slip that settles tomorrow)."""
         if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_supervisor"):
-            raise AccessError(_("Only dunning supervisors can grant a provisional unblock."))
+            raise AccessError(self.env._("Only dunning supervisors can grant a provisional unblock."))
         until = fields.Date.to_date(until)
         bindings = (
             self.env["dunning.access.binding"]
@@ -58,7 +58,7 @@ class ResPartner(models.Model):
             )
         )
         bindings.write({"trust_until": until, "trust_note": note})
-        why = _(
+        why = self.env._(
             "Provisional unblock until %(date)s by %(user)s: %(note)s",
             date=until,
             user=self.env.user.name,
@@ -72,7 +72,7 @@ class ResPartner(models.Model):
     def action_open_dunning_trust_wizard(self):
         return {
             "type": "ir.actions.act_window",
-            "name": _("Provisional unblock"),
+            "name": self.env._("Provisional unblock"),
             "res_model": "dunning.access.trust.wizard",
             "view_mode": "form",
             "target": "new",

@@ -298,82 +298,96 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(200, sim.public(sim.users[user_id]))
         match = re.fullmatch(r"/api/users/(\d+)", path)
         if match:
-            target_id = int(match.group(1))
-            with sim.lock:
-                if self.command == "GET":
-                    self._check_permission(user_id, target_id)
-                    user = sim.users.get(target_id)
-                    if user is None:
-                        return self._send(404)
-                    return self._send(200, sim.public(user))
-                if self.command == "PUT":
-                    entity = json.loads(body or b"null")
-                    if not isinstance(entity, dict):
-                        raise ValueError("User object expected")
-                    entity_id = int(entity.get("id") or 0)
-                    self._check_permission(user_id, entity_id)
-                    before = sim.users.get(entity_id)
-                    # Jackson builds a whole User: absent properties take their defaults.
-                    after = deepcopy(USER_DEFAULTS)
-                    after.update({k: v for k, v in entity.items() if k in USER_DEFAULTS})
-                    after["id"] = entity_id
-                    if not self._is_admin(user_id):
-                        reference = before or USER_DEFAULTS
-                        for key in ADMIN_ONLY:
-                            if after[key] != reference[key]:
-                                raise SecurityError("Administrator access required")
-                    if before is not None:  # updateObject on a missing id changes no row
-                        sim.users[entity_id] = after
-                        if entity.get("password"):
-                            sim.passwords[entity_id] = entity["password"]
-                    return self._send(200, sim.public(after))
-                if self.command == "DELETE":
-                    self._check_permission(user_id, target_id)
-                    sim.users.pop(target_id, None)
-                    return self._send(204)
+            return self._api_user(user_id, int(match.group(1)), body)
         if path == "/api/users":
-            with sim.lock:
-                if self.command == "GET":
-                    owner = int(params.get("userId") or 0)
-                    if owner:
-                        self._check_permission(user_id, owner)
-                        ids = [u for m, u in sim.managed if m == owner]
-                    elif self._is_admin(user_id):
-                        ids = list(sim.users)
-                    else:
-                        ids = [u for m, u in sim.managed if m == user_id]
-                    users = sorted(
-                        (sim.public(sim.users[i]) for i in ids if i in sim.users),
-                        key=lambda u: u["name"] or "",
-                    )
-                    return self._send(200, users)
-                if self.command == "POST":
-                    entity = json.loads(body or b"null")
-                    if not isinstance(entity, dict):
-                        raise ValueError("User object expected")
-                    if not self._is_admin(user_id) and not sim.users[user_id]["userLimit"]:
-                        raise SecurityError("Manager access required")
-                    values = {
-                        k: v for k, v in entity.items() if k in USER_DEFAULTS and k not in ("id", "email")
-                    }
-                    user = sim.add_user(entity.get("email"), entity.get("password") or "", **values)
-                    if not self._is_admin(user_id):
-                        sim.link(user_id, user["id"])
-                    return self._send(200, sim.public(user))
+            return self._api_users(user_id, params, body)
         if path == "/api/permissions" and self.command in ("POST", "DELETE"):
-            link = json.loads(body or b"null")
-            if not isinstance(link, dict) or "userId" not in link or "managedUserId" not in link:
-                raise ValueError("Permission object expected")
-            with sim.lock:
-                self._check_permission(user_id, int(link["userId"]))
-                self._check_permission(user_id, int(link["managedUserId"]))
-                pair = (int(link["userId"]), int(link["managedUserId"]))
-                if self.command == "POST":
-                    sim.managed.add(pair)
-                else:
-                    sim.managed.discard(pair)
-            return self._send(204)
+            return self._api_permissions(user_id, body)
         return self._send(404)
+
+    def _api_user(self, user_id, target_id, body):
+        """/api/users/<id>: GET, PUT, DELETE."""
+        sim = self.sim
+        with sim.lock:
+            if self.command == "GET":
+                self._check_permission(user_id, target_id)
+                user = sim.users.get(target_id)
+                if user is None:
+                    return self._send(404)
+                return self._send(200, sim.public(user))
+            if self.command == "PUT":
+                entity = json.loads(body or b"null")
+                if not isinstance(entity, dict):
+                    raise ValueError("User object expected")
+                entity_id = int(entity.get("id") or 0)
+                self._check_permission(user_id, entity_id)
+                before = sim.users.get(entity_id)
+                # Jackson builds a whole User: absent properties take their defaults.
+                after = deepcopy(USER_DEFAULTS)
+                after.update({k: v for k, v in entity.items() if k in USER_DEFAULTS})
+                after["id"] = entity_id
+                if not self._is_admin(user_id):
+                    reference = before or USER_DEFAULTS
+                    for key in ADMIN_ONLY:
+                        if after[key] != reference[key]:
+                            raise SecurityError("Administrator access required")
+                if before is not None:  # updateObject on a missing id changes no row
+                    sim.users[entity_id] = after
+                    if entity.get("password"):
+                        sim.passwords[entity_id] = entity["password"]
+                return self._send(200, sim.public(after))
+            if self.command == "DELETE":
+                self._check_permission(user_id, target_id)
+                sim.users.pop(target_id, None)
+                return self._send(204)
+        return self._send(404)
+
+    def _api_users(self, user_id, params, body):
+        """/api/users: GET (list), POST (create)."""
+        sim = self.sim
+        with sim.lock:
+            if self.command == "GET":
+                owner = int(params.get("userId") or 0)
+                if owner:
+                    self._check_permission(user_id, owner)
+                    ids = [u for m, u in sim.managed if m == owner]
+                elif self._is_admin(user_id):
+                    ids = list(sim.users)
+                else:
+                    ids = [u for m, u in sim.managed if m == user_id]
+                users = sorted(
+                    (sim.public(sim.users[i]) for i in ids if i in sim.users),
+                    key=lambda u: u["name"] or "",
+                )
+                return self._send(200, users)
+            if self.command == "POST":
+                entity = json.loads(body or b"null")
+                if not isinstance(entity, dict):
+                    raise ValueError("User object expected")
+                if not self._is_admin(user_id) and not sim.users[user_id]["userLimit"]:
+                    raise SecurityError("Manager access required")
+                values = {k: v for k, v in entity.items() if k in USER_DEFAULTS and k not in ("id", "email")}
+                user = sim.add_user(entity.get("email"), entity.get("password") or "", **values)
+                if not self._is_admin(user_id):
+                    sim.link(user_id, user["id"])
+                return self._send(200, sim.public(user))
+        return self._send(404)
+
+    def _api_permissions(self, user_id, body):
+        """/api/permissions: POST (link), DELETE (unlink)."""
+        sim = self.sim
+        link = json.loads(body or b"null")
+        if not isinstance(link, dict) or "userId" not in link or "managedUserId" not in link:
+            raise ValueError("Permission object expected")
+        with sim.lock:
+            self._check_permission(user_id, int(link["userId"]))
+            self._check_permission(user_id, int(link["managedUserId"]))
+            pair = (int(link["userId"]), int(link["managedUserId"]))
+            if self.command == "POST":
+                sim.managed.add(pair)
+            else:
+                sim.managed.discard(pair)
+        return self._send(204)
 
     # ------------------------------------------------------------------ webhooks
     def _webhook(self, body):

@@ -1,6 +1,6 @@
 from datetime import timedelta
 
-from odoo import _, fields, models
+from odoo import fields, models
 from odoo.exceptions import UserError
 
 
@@ -17,6 +17,6 @@ class DunningAccessTrustWizard(models.TransientModel):
     def action_confirm(self):
         self.ensure_one()
         if self.until < fields.Date.context_today(self):
-            raise UserError(_("The provisional unblock must last until today or later."))
+            raise UserError(self.env._("The provisional unblock must last until today or later."))
         self.partner_ids.action_dunning_trust(self.until, self.note)
         return {"type": "ir.actions.act_window_close"}

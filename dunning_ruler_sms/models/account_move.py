@@ -3,4 +3,4 @@ from odoo import models
 
 class AccountMove(models.Model):
     _name = "account.move"
-    _inherit = ["account.move", "dunning.sms.render.mixin"]
+    _inherit = ("account.move", "dunning.sms.render.mixin")

@@ -33,7 +33,7 @@ class DunningEvent(models.Model):
         ondelete={"sms": "set default", "whatsapp": "set default"},
     )
     state = fields.Selection(selection_add=[("pending", "Pending")], ondelete={"pending": _pending_to_failed})
-    phone_number = fields.Char("Phone Number", readonly=True, help="E.164 number the message goes to.")
+    phone_number = fields.Char(readonly=True, help="E.164 number the message goes to.")
     phone_number_raw = fields.Char(
         "Number as Entered", readonly=True, help="The number found on the contact."
     )

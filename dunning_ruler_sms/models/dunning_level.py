@@ -41,7 +41,8 @@ class DunningLevel(models.Model):
                 if template and template.model not in TEMPLATE_MODELS:
                     raise ValidationError(
                         self.env._(
-                            "The %(channel)s template of level “%(level)s” must apply to contacts or invoices.",
+                            "The %(channel)s template of level “%(level)s” "
+                            "must apply to contacts or invoices.",
                             channel=label,
                             level=level.name,
                         )

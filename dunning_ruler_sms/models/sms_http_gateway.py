@@ -101,7 +101,8 @@ class SmsHttpGateway(models.Model):
     )
     success_json_path = fields.Char(
         "Success Field",
-        help="Optional dotted path in the JSON answer that must hold one of the success values, e.g. 'status'.",
+        help="Optional dotted path in the JSON answer that must hold one of the success values, "
+        "e.g. 'status'.",
     )
     success_json_values = fields.Char(
         "Success Values", default="ok,queued,accepted,sent", help="Comma separated."

@@ -34,7 +34,7 @@ class TestDunningSms(SmsDunningCommon):
                     {
                         "state": "done",
                         "phone_number": number,
-                        "level_id": self.ruler.level_ids.filtered(lambda l: l.offset_days == 0).id,
+                        "level_id": self.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 0).id,
                     }
                 ],
             )
@@ -160,9 +160,12 @@ class TestDunningSms(SmsDunningCommon):
             raise RuntimeError("worker killed")
 
         with freeze_time(WORKING_HOURS):
-            with patch.object(DunningEngine, "_execute", execute_then_crash), self.assertRaises(RuntimeError):
-                with self.env.cr.savepoint():
-                    self._run(self.DUE)
+            with (
+                patch.object(DunningEngine, "_execute", execute_then_crash),
+                self.assertRaises(RuntimeError),
+                self.env.cr.savepoint(),
+            ):
+                self._run(self.DUE)
             self.env.invalidate_all()
             self.assertFalse(self._sms_events(self.customer_us))
             self.assertFalse(self.env["sms.sms"].sudo().search([("partner_id", "=", self.customer_us.id)]))
@@ -213,7 +216,7 @@ class TestDunningSms(SmsDunningCommon):
                 "body": "{{ object.dunning_sms_amount.nope() }}",
             }
         )
-        self.ruler_strict.level_ids.filtered(lambda l: l.offset_days == 0).sms_template_id = broken
+        self.ruler_strict.level_ids.filtered(lambda lvl: lvl.offset_days == 0).sms_template_id = broken
         risky = self._create_customer("Risky Fleet", grade=self.grade_risk, phone="+34 622 000 111")
         self._invoice(risky, 100.0)
         self._invoice(self.customer_es, 100.0)

@@ -149,7 +149,7 @@ class TestHttpGateway(SmsDunningCommon):
             )
         )
         other.sms_http_gateway_id = other_gateway
-        event_a, sms_a = self._queue_sms(self.customer_es)
+        _event_a, sms_a = self._queue_sms(self.customer_es)
         event_b = (
             self.env["dunning.event"]
             .sudo()

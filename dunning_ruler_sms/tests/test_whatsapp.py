@@ -21,7 +21,8 @@ class TestWhatsapp(SmsDunningCommon):
                     "name": "WhatsApp",
                     "channel": "whatsapp",
                     "url": cls.wa_double.url,
-                    "body_template": '{"phone": "{{number}}", "type": "text", "text": {"body": "{{content}}"}, "ref": "{{uuid}}"}',
+                    "body_template": '{"phone": "{{number}}", "type": "text", '
+                    '"text": {"body": "{{content}}"}, "ref": "{{uuid}}"}',
                 }
             )
         )
@@ -29,11 +30,13 @@ class TestWhatsapp(SmsDunningCommon):
             {
                 "name": "WA overdue",
                 "model_id": cls.env.ref("base.model_res_partner").id,
-                "body": "{{ object.dunning_sms_company }}: {{ object.dunning_sms_amount }} due {{ object.dunning_sms_due_date }} ({{ object.dunning_sms_invoices }}) {{ object.dunning_sms_pay_url }}",
+                "body": "{{ object.dunning_sms_company }}: {{ object.dunning_sms_amount }} "
+                "due {{ object.dunning_sms_due_date }} ({{ object.dunning_sms_invoices }}) "
+                "{{ object.dunning_sms_pay_url }}",
             }
         )
         # WhatsApp only on the due date level, SMS stays on.
-        cls.level_due = cls.ruler.level_ids.filtered(lambda l: l.offset_days == 0)
+        cls.level_due = cls.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 0)
         cls.level_due.write({"send_whatsapp": True, "whatsapp_template_id": cls.wa_template.id})
 
     def setUp(self):
