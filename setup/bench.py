@@ -561,6 +561,8 @@ def section_outbox(registry, args, out):
                     "wall_s": elapsed,
                     "calls_per_s": n / elapsed,
                     "sent": summary["sent"],
+                    "retry": summary["retry"],
+                    "attention": summary["attention"],
                     "done": done,
                     "restricted_users": restricted,
                     "requests": len(sim.requests),
@@ -654,10 +656,13 @@ def report(size, out):
             print(
                 f"     max_concurrency {p['concurrency']:>2}: {p['wall_s']:.1f} s wall, "
                 f"{p['calls_per_s']:.0f} calls/s, {p['done']}/{p['calls']} done, "
-                f"{p['restricted_users']} users restricted{sample}"
+                f"{p['restricted_users']} users restricted, {p.get('retry', 0)} left for retry, "
+                f"{p.get('attention', 0)} need attention{sample}"
             )
+    # A transient failure is retried by the next outbox run: shown, not a failure.
     ok = all(
-        p["done"] == p["sent"] == p["calls"] == p["restricted_users"]
+        p["done"] == p["sent"] == p["restricted_users"] == p["calls"] - p.get("retry", 0)
+        and not p.get("attention")
         for p in out.get("outbox", {}).get("passes", [])
     )
     ok = ok and (
