@@ -4,6 +4,7 @@ Driven by ``setup/bench`` (which prepares the databases); usable alone:
 
     python setup/bench.py -c odoo.conf -d DB build --size 100000
     python setup/bench.py -c odoo.conf -d DB run [--mode cron|single|concurrent|resume]
+    python setup/bench.py -c odoo.conf -d DB run --sections outbox --size 10000 --latency-ms 20
 
 ``build`` creates customers and posted invoices by cloning a few invoices made
 through the ORM with set-based SQL (one INSERT per table, whatever the size), so
@@ -422,11 +423,169 @@ def section_resume(registry, args, out):
     _check(registry, out)
 
 
+# ---------------------------------------------------------------------- access outbox
+def _outbox_setup(registry, size, sim):
+    """N platform accounts (over the bench customers), each a user on the simulator
+    with a pending restriction call. Committed: every measured pass starts from it."""
+    with registry.cursor() as cr:
+        env = _env(cr)
+        company = env.ref("base.main_company")
+        platform = env["dunning.access.platform"].create(
+            {
+                "name": "Bench Traccar",
+                "kind": "traccar",
+                "base_url": sim.url,
+                "auth_type": "token",
+                "token": "bench-token",
+                "company_id": company.id,
+            }
+        )
+        cr.execute(
+            "SELECT id FROM res_partner WHERE name LIKE 'Bench Customer %%' ORDER BY id LIMIT %s", (size,)
+        )
+        partner_ids = [row[0] for row in cr.fetchall()]
+        if not partner_ids:
+            raise SystemExit("no bench customers: build the data first")
+        refs = [str(100000 + i) for i in range(size)]
+        bindings = env["dunning.access.binding"].create(
+            [
+                {
+                    "partner_id": partner_ids[i % len(partner_ids)],
+                    "platform_id": platform.id,
+                    "external_ref": ref,
+                    "desired_state": "restricted",
+                    "state_reason": "Bench: level Restriction reached",
+                }
+                for i, ref in enumerate(refs)
+            ]
+        )
+        env["dunning.access.call"].create(
+            [
+                {
+                    "binding_id": binding.id,
+                    "action": "restrict",
+                    "target_state": "restricted",
+                    "reason": "Bench: level Restriction reached",
+                    "idempotency_key": f"bench-{binding.external_ref}",
+                    "payload": "{}",
+                }
+                for binding in bindings
+            ]
+        )
+        # Nothing else is due: only the bench calls are measured.
+        cr.execute(
+            "UPDATE dunning_access_call SET next_attempt = now() at time zone 'UTC' - interval '1 minute'"
+        )
+        cr.commit()
+        return platform.id, refs
+
+
+def _sim_seed(sim, refs):
+    """The platform as it was before dunning: fresh users, none restricted."""
+    with sim.lock:
+        sim.users = {uid: user for uid, user in sim.users.items() if uid == sim.admin["id"]}
+        sim.requests.clear()
+    for ref in refs:
+        sim.add_user(f"{ref}@fleet.bench.example.com", user_id=int(ref), name=f"Fleet {ref}")
+
+
+def _set_latency(sim, seconds):
+    """Through the simulator's fault-injection API, as a standalone run would."""
+    import requests
+
+    requests.post(
+        f"{sim.url}/_sim/faults", json={"reset": True, "delay": seconds}, timeout=10
+    ).raise_for_status()
+
+
+def _measure_rtt(sim, samples=20):
+    """Median round trip of one authenticated GET, the unit of the serial estimate."""
+    import requests
+
+    session = requests.Session()
+    session.headers["Authorization"] = "Bearer bench-token"
+    times = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        session.get(f"{sim.url}/api/users/{sim.admin['id']}", timeout=10).raise_for_status()
+        times.append(time.perf_counter() - t0)
+    session.close()
+    return sorted(times)[len(times) // 2]
+
+
+def section_outbox(registry, args, out):
+    """The access outbox against the tracking simulator: N restriction calls sent
+    with max_concurrency 1 and higher bounds. Each pass runs in a transaction
+    rolled back afterwards, on a freshly seeded simulator."""
+    from odoo.addons.dunning_ruler_access.simulator import TrackingSimulator
+
+    size = args.size or 500
+    sim = TrackingSimulator("admin@bench.example.com", "bench-admin", token="bench-token").start(
+        int(os.environ.get("DUNNING_BENCH_SIM_PORT") or 0)
+    )
+    try:
+        platform_id, refs = _outbox_setup(registry, size, sim)
+        _set_latency(sim, args.latency_ms / 1000)
+        rtt = _measure_rtt(sim)
+        passes = []
+        for concurrency in [int(c) for c in args.concurrency.split(",")]:
+            # A serial pass over 10k calls would take minutes: measured on a sample.
+            n = size if concurrency > 1 or size <= args.serial_max else args.serial_max
+            _sim_seed(sim, refs)
+            with registry.cursor() as cr:
+                env = _env(cr)
+                env["dunning.access.platform"].browse(platform_id).max_concurrency = concurrency
+                if n < size:
+                    cr.execute(
+                        "UPDATE dunning_access_call SET next_attempt = next_attempt + interval '1 day' "
+                        "WHERE id NOT IN "
+                        "(SELECT id FROM dunning_access_call ORDER BY next_attempt, id LIMIT %s)",
+                        (n,),
+                    )
+                env.flush_all()
+                t0 = time.perf_counter()
+                summary = env["dunning.access.platform"].process_outbox()
+                elapsed = time.perf_counter() - t0
+                cr.execute("SELECT count(*) FROM dunning_access_call WHERE state = 'done'")
+                done = cr.fetchone()[0]
+                cr.rollback()
+            restricted = sum(
+                1
+                for ref in refs
+                if sim.users[int(ref)]["limitCommands"] and not sim.users[int(ref)]["disabled"]
+            )
+            passes.append(
+                {
+                    "concurrency": concurrency,
+                    "calls": n,
+                    "wall_s": elapsed,
+                    "calls_per_s": n / elapsed,
+                    "sent": summary["sent"],
+                    "retry": summary["retry"],
+                    "attention": summary["attention"],
+                    "done": done,
+                    "restricted_users": restricted,
+                    "requests": len(sim.requests),
+                    "estimated_full_s": elapsed * size / n,
+                }
+            )
+        out["outbox"] = {
+            "size": size,
+            "latency_ms": args.latency_ms,
+            "rtt_s": rtt,
+            "requests_per_call": passes[0]["requests"] / max(passes[0]["calls"], 1),
+            "passes": passes,
+        }
+    finally:
+        sim.stop()
+
+
 SECTIONS = {
     "selection": section_selection,
     "run": section_run,
     "concurrent": section_concurrent,
     "resume": section_resume,
+    "outbox": section_outbox,
 }
 
 
@@ -434,12 +593,12 @@ def report(size, out):
     print(f"\n=== dunning benchmark: {size} invoices, as of {AS_OF} ===")
     if "bare_sql_s" in out:
         print(
-            f"bare SQL selection of overdue installments: {out['bare_sql_s'] * 1000:.0f} ms "
-            f"({out['bare_sql_rows']} rows)"
+            "bare SQL selection of overdue installments: "
+            f"{out['bare_sql_s'] * 1000:.0f} ms ({out['bare_sql_rows']} rows)"
         )
         print(
-            f"engine preview (plan, no side effect):      {out['preview_s'] * 1000:.0f} ms "
-            f"({out['preview_steps']} steps)"
+            "engine preview (plan, no side effect):      "
+            f"{out['preview_s'] * 1000:.0f} ms ({out['preview_steps']} steps)"
             f"  = {out['preview_s'] / max(out['bare_sql_s'], 1e-9):.1f}x bare SQL"
         )
     if "summary" in out:
@@ -471,12 +630,42 @@ def report(size, out):
     if "duplicates" in out:
         print(
             f"checks: {out['duplicates']} duplicate (installment, level, channel), "
-            f"{out['emails_done']} emails queued "
-            f"({out['emails_without_mail']} without a queued mail, "
+            f"{out['emails_done']} emails queued ({out['emails_without_mail']} without a queued mail, "
             f"{out['emails_failed']} failed: no address), "
             f"rerun created {out['rerun_events']} events"
         )
-    ok = (
+    if "outbox" in out:
+        o = out["outbox"]
+        per_call = o["requests_per_call"]
+        print(
+            f"access outbox: {o['size']} restriction calls, simulator latency {o['latency_ms']:.0f} ms "
+            f"per request, {per_call:.0f} requests per call (GET user, GET sub-users, PUT user); "
+            f"measured round trip {o['rtt_s'] * 1000:.1f} ms"
+        )
+        serial = o["size"] * per_call * o["latency_ms"] / 1000
+        print(
+            f"     theoretical N x round trip: {o['size']} x {per_call:.0f} x {o['latency_ms']:.0f} ms"
+            f" = {serial:.1f} s"
+        )
+        for p in o["passes"]:
+            sample = (
+                ""
+                if p["calls"] == o["size"]
+                else f" (sample; all {o['size']}: ~{p['estimated_full_s']:.0f} s)"
+            )
+            print(
+                f"     max_concurrency {p['concurrency']:>2}: {p['wall_s']:.1f} s wall, "
+                f"{p['calls_per_s']:.0f} calls/s, {p['done']}/{p['calls']} done, "
+                f"{p['restricted_users']} users restricted, {p.get('retry', 0)} left for retry, "
+                f"{p.get('attention', 0)} need attention{sample}"
+            )
+    # A transient failure is retried by the next outbox run: shown, not a failure.
+    ok = all(
+        p["done"] == p["sent"] == p["restricted_users"] == p["calls"] - p.get("retry", 0)
+        and not p.get("attention")
+        for p in out.get("outbox", {}).get("passes", [])
+    )
+    ok = ok and (
         out.get("duplicates", 0) == 0
         and out.get("rerun_events", 0) == 0
         and out.get("emails_without_mail", 0) == 0
@@ -500,6 +689,9 @@ def main():
     r.add_argument("--batch-size", type=int, default=0)
     r.add_argument("--workers", type=int, default=2)
     r.add_argument("--tracemalloc", action="store_true")
+    r.add_argument("--latency-ms", type=float, default=20.0, help="outbox: simulator delay per request")
+    r.add_argument("--concurrency", default="1,8,16", help="outbox: max_concurrency values measured")
+    r.add_argument("--serial-max", type=int, default=500, help="outbox: calls sent at concurrency 1 at most")
     r.add_argument("--results", help="JSON file accumulating the figures of several invocations")
     args = parser.parse_args()
     registry = _odoo(args.config, args.database)

@@ -11,12 +11,16 @@ import sys
 import tempfile
 import time
 import urllib.request
-from pathlib import Path
 
 import websocket  # websocket-client, in the project venv
 
 BASE, OUT = sys.argv[1].rstrip("/"), sys.argv[2]
 WIDTH, HEIGHT = 1400, 860
+
+
+def _read(path):
+    with open(path) as f:
+        return f.read()
 
 
 class Browser:
@@ -50,10 +54,10 @@ class Browser:
         )
         port_file = os.path.join(self.profile, "DevToolsActivePort")
         for _ in range(100):
-            if os.path.exists(port_file) and Path(port_file).read_text().strip():
+            if os.path.exists(port_file) and _read(port_file).strip():
                 break
             time.sleep(0.1)
-        port = Path(port_file).read_text().split()[0]
+        port = _read(port_file).split()[0]
         pages = json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list"))
         page = next(p for p in pages if p["type"] == "page")
         self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60)
