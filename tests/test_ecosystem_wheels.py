@@ -81,12 +81,16 @@ def test_wheel_contents(wheels, addon):
 def test_pip_install_makes_the_addons_importable(tmp_path):
     target = tmp_path / "site"
     pip("install", "--target", str(target), *[f"./{a}" for a in ADDONS])
+    # Odoo adds its addons directories to odoo.addons at start-up (addons_path); the
+    # wheels' addons import Odoo's own (account, portal...) from there.
     code = (
         "import importlib, sys\n"
+        "import odoo.addons\n"
+        "odoo.addons.__path__.append(%r)\n"
         "for name in sys.argv[1:]:\n"
         "    mod = importlib.import_module('odoo.addons.' + name)\n"
         "    assert mod.__file__.startswith(%r), mod.__file__\n"
-        "print('ok')\n" % str(target)
+        "print('ok')\n" % (str(ODOO_SRC / "addons"), str(target))
     )
     env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(target), str(ODOO_SRC)]))
     proc = subprocess.run(

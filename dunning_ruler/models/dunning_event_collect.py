@@ -31,16 +31,13 @@ class DunningEvent(models.Model):
         )
 
     def _get_dunning_fees(self):
-        """Fees charged for this event's level on its invoices (shown in the reminder)."""
+        """Fees charged for this event's level on its invoices (shown in the reminder).
+
+        A fee is charged once per (level, invoice), by the event that executed the level:
+        reading ``fee_ids`` is prefetched for every event of a batch (one query), where a
+        search per event would cost one query per message."""
         self.ensure_one()
-        return (
-            self.env["dunning.fee"]
-            .sudo()
-            .search(
-                [("level_id", "=", self.level_id.id), ("move_id", "in", self.invoice_ids.ids)],
-                order="move_id",
-            )
-        )
+        return self.sudo().fee_ids.sorted(lambda fee: (fee.move_id.id, fee.id))
 
     # ------------------------------------------------------------------
     # Level action "hand over"

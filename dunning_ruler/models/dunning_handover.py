@@ -168,8 +168,8 @@ class DunningHandover(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": self.env._("Invoices"),
             "res_model": "account.move",
             "view_mode": "list,form",
             "domain": [("id", "in", self.invoice_ids.ids)],
+            "name": self.env._("Invoices"),
         }

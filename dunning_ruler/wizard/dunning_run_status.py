@@ -68,7 +68,7 @@ class DunningRunStatus(models.TransientModel):
         return {
             "type": "ir.actions.act_window",
             "res_model": "dunning.event",
-            "name": self.env._("Dunning Events"),
             "view_mode": "list,kanban,form,pivot,graph",
             "domain": [("create_date", ">=", self.started)],
+            "name": self.env._("Dunning Events"),
         }

@@ -337,10 +337,10 @@ class DunningAccessBinding(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": self.env._("Access calls"),
             "res_model": "dunning.access.call",
             "view_mode": "list,form",
             "domain": [("binding_id", "=", self.id)],
+            "name": self.env._("Access calls"),
         }
 
     @api.model

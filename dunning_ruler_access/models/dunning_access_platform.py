@@ -130,10 +130,10 @@ class DunningAccessPlatform(models.Model):
         self.ensure_one()
         return {
             "type": "ir.actions.act_window",
-            "name": self.env._("Access calls"),
             "res_model": "dunning.access.call",
             "view_mode": "list,form",
             "domain": [("platform_id", "=", self.id)],
+            "name": self.env._("Access calls"),
         }
 
     def action_retry_attention(self):
