@@ -368,9 +368,7 @@ def section_run(registry, args, out):
     rss0 = _maxrss_mb()
     q0 = _sql_count()
     t0 = time.perf_counter()
-    summary = _run_once(
-        registry, args.mode if args.mode in ("cron", "single") else "cron", batch_size=args.batch_size
-    )
+    summary = _run_once(registry, args.mode, batch_size=args.batch_size)
     out["run_s"] = time.perf_counter() - t0
     out["queries"] = _sql_count() - q0
     out["rss_growth_mb"] = _maxrss_mb() - rss0

@@ -191,19 +191,18 @@ def blocks_html(blocks):
 
 
 # ---------------------------------------------------------------- README / index.html
-def gather(name, path):
+def _fragment(readme, fragment):
+    """Blocks of readme/<fragment>.md, None when it is missing or blank."""
+    f = readme / f"{fragment}.md"
+    text = f.read_text(encoding="utf-8") if f.is_file() else ""
+    return parse_md(text) if text.strip() else None
+
+
+def gather(path):
     manifest = read_manifest(path)
     readme = path / "readme"
-    sections = []
-    for fragment, title in FRAGMENTS:
-        f = readme / f"{fragment}.md"
-        if f.is_file() and f.read_text(encoding="utf-8").strip():
-            sections.append((title, parse_md(f.read_text(encoding="utf-8"))))
-    extra = {}
-    for fragment in ("CONTRIBUTORS", "CREDITS"):
-        f = readme / f"{fragment}.md"
-        if f.is_file() and f.read_text(encoding="utf-8").strip():
-            extra[fragment] = parse_md(f.read_text(encoding="utf-8"))
+    sections = [(title, blocks) for fragment, title in FRAGMENTS if (blocks := _fragment(readme, fragment))]
+    extra = {name: blocks for name in ("CONTRIBUTORS", "CREDITS") if (blocks := _fragment(readme, name))}
     shots = sorted(p.name for p in (path / "static" / "description").glob("screenshot*.png"))
     return manifest, sections, extra, shots
 
@@ -214,7 +213,7 @@ def _caption(filename):
 
 
 def render_readme(name, path):
-    manifest, sections, extra, shots = gather(name, path)
+    manifest, sections, extra, shots = gather(path)
     title = manifest["name"]
     website = manifest.get("website", "").rstrip("/")
     bar = "=" * len(title)
@@ -289,7 +288,7 @@ img{max-width:100%;border:1px solid #dee2e6;border-radius:6px}
 
 
 def render_index_html(name, path):
-    manifest, sections, _extra, shots = gather(name, path)
+    manifest, sections, _extra, shots = gather(path)
     website = manifest.get("website", "").rstrip("/")
     esc = html.escape
     meta = [
@@ -376,7 +375,7 @@ def draw_icon(name, target):
     for i, x in enumerate(range(40, 220, 15)):
         h = 22 if i % 3 == 0 else 12
         d.rectangle((x * s, 168 * s, (x + 3) * s, (168 + h) * s), fill=bg)
-    if name.endswith("_sms") or "sms" in name:
+    if "sms" in name:
         # speech bubble with three dots
         d.rounded_rectangle((56 * s, 36 * s, 200 * s, 132 * s), radius=24 * s, fill=accent)
         d.polygon([(84 * s, 128 * s), (76 * s, 156 * s), (112 * s, 128 * s)], fill=accent)

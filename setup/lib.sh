@@ -122,8 +122,12 @@ dr_ensure_venv() {
     local stamp="$VENV/.dunning-stamp" has_ldap=0 has_pgconfig=0 want
     [[ -f /usr/include/ldap.h && -f /usr/include/sasl/sasl.h ]] && has_ldap=1
     command -v pg_config >/dev/null && [[ -f "$(pg_config --includedir 2>/dev/null)/libpq-fe.h" ]] && has_pgconfig=1
-    want="$( { cat "$ODOO_SRC/requirements.txt"; echo "$DR_EXTRA_PIP|$DR_VENV_LAYOUT|$ODOO_SRC|ldap=$has_ldap|pgc=$has_pgconfig";
-               readlink -f "$VENV/bin/python" 2>/dev/null || true; } | sha256sum | cut -c1-32)"
+    # the stamp: what the venv was built from, including the interpreter path
+    _dr_venv_want() {
+        { cat "$ODOO_SRC/requirements.txt"; echo "$DR_EXTRA_PIP|$DR_VENV_LAYOUT|$ODOO_SRC|ldap=$has_ldap|pgc=$has_pgconfig";
+          readlink -f "$VENV/bin/python" 2>/dev/null || true; } | sha256sum | cut -c1-32
+    }
+    want="$(_dr_venv_want)"
     if [[ -f "$stamp" && "$(cat "$stamp")" == "$want" ]] && "$VENV/bin/python" -c '' 2>/dev/null; then
         return 0
     fi
@@ -132,9 +136,7 @@ dr_ensure_venv() {
         local py; py="$(dr_python)"
         dr_log "creating virtualenv $VENV ($("$py" -V 2>&1))"
         "$py" -m venv --clear "$VENV"
-        # recompute: the stamp includes the interpreter path
-        want="$( { cat "$ODOO_SRC/requirements.txt"; echo "$DR_EXTRA_PIP|$DR_VENV_LAYOUT|$ODOO_SRC|ldap=$has_ldap|pgc=$has_pgconfig";
-                   readlink -f "$VENV/bin/python" 2>/dev/null || true; } | sha256sum | cut -c1-32)"
+        want="$(_dr_venv_want)"   # recompute: the interpreter path changed
     fi
     mkdir -p "$DR_LOCAL" "$DR_LOG_DIR"
     local reqs="$DR_LOCAL/requirements-pinned.txt"

@@ -3,6 +3,7 @@
 Usage: screenshots.py BASE_URL OUT_DIR  (called by setup/screenshots, which serves the demo DB)
 """
 
+import base64
 import json
 import os
 import shutil
@@ -117,8 +118,6 @@ class Browser:
 
     def shot(self, name):
         data = self.call("Page.captureScreenshot", format="png")["data"]
-        import base64
-
         path = os.path.join(OUT, f"{name}.png")
         with open(path, "wb") as f:
             f.write(base64.b64decode(data))
