@@ -116,11 +116,11 @@ class DunningEngine(models.AbstractModel):
         )
 
     @api.model
-    def _candidate_partner_ids(self, as_of, company_ids):
+    def _candidate_partner_ids(self, as_of, company_ids, partner_ids=None):
         self.env.flush_all()
         query = SQL(
             "SELECT DISTINCT due.partner_id FROM (%s) due ORDER BY due.partner_id",
-            self._due_rows_query(as_of, company_ids),
+            self._due_rows_query(as_of, company_ids, partner_ids),
         )
         self.env.cr.execute(query)
         return [row[0] for row in self.env.cr.fetchall()]
@@ -190,9 +190,10 @@ class DunningEngine(models.AbstractModel):
 
         steps = {}
         for line_rows in by_line.values():
-            top = max(line_rows, key=lambda r: r["offset_days"])
-            min_amount = min_amounts[top["ruler_id"]]
-            if min_amount > 0 and balances.get((top["company_id"], top["partner_id"]), 0.0) < min_amount:
+            # The rows of one installment share its customer, company and ruler.
+            first = line_rows[0]
+            min_amount = min_amounts[first["ruler_id"]]
+            if min_amount > 0 and balances.get((first["company_id"], first["partner_id"]), 0.0) < min_amount:
                 continue
             # The highest due level whose conditions hold communicates; failing levels are skipped
             # (and count as passed, so they never re-fire).
@@ -266,10 +267,7 @@ class DunningEngine(models.AbstractModel):
             "invoices": 0,
             "events": 0,
         }
-        candidates = self._candidate_partner_ids(as_of, company_ids)
-        if partner_ids is not None:
-            wanted = set(partner_ids)
-            candidates = [p for p in candidates if p in wanted]
+        candidates = self._candidate_partner_ids(as_of, company_ids, partner_ids)
         if autocommit:
             self.env["ir.cron"]._commit_progress(remaining=len(candidates))
         for start in range(0, len(candidates), batch_size):

@@ -7,6 +7,7 @@ from markupsafe import Markup, escape
 
 from odoo import Command, api, fields, models
 from odoo.tools import SQL, clean_context, formataddr
+from odoo.tools.misc import formatLang
 
 _logger = logging.getLogger(__name__)
 
@@ -176,8 +177,6 @@ class DunningEvent(models.Model):
     def _get_total_owed_display(self):
         """The total owed as text, formatted in the partner's language and currencies."""
         self.ensure_one()
-        from odoo.tools.misc import formatLang
-
         return " + ".join(
             formatLang(self.env, amount, currency_obj=currency)
             for currency, amount in self._get_totals_by_currency()

@@ -52,6 +52,10 @@ class DunningRuler(models.Model):
     # ------------------------------------------------------------------
     # Entry points
     # ------------------------------------------------------------------
+    def _check_dunning_agent(self):
+        if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
+            raise AccessError(self.env._("Only dunning agents can run the dunning rulers."))
+
     @api.model
     def run_dunning(self, as_of=None):
         """Process every active ruler of every company for ``as_of`` (today by default).
@@ -59,8 +63,7 @@ class DunningRuler(models.Model):
         Returns a summary dict (see ``dunning.engine._run``). Safe to call twice:
         levels already executed are never executed again.
         """
-        if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
-            raise AccessError(self.env._("Only dunning agents can run the dunning rulers."))
+        self._check_dunning_agent()
         # The scheduled action (superuser) runs every company; a user only the companies
         # they work in.
         company_ids = None if self.env.su else self.env.companies.ids
@@ -73,8 +76,7 @@ class DunningRuler(models.Model):
     def action_run_now(self):
         """Start the run in the background (the scheduled action, triggered now) and
         show its progress: a long run never freezes the browser."""
-        if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
-            raise AccessError(self.env._("Only dunning agents can run the dunning rulers."))
+        self._check_dunning_agent()
         self.env.ref("dunning_ruler.ir_cron_dunning_run").sudo()._trigger()
         status = self.env["dunning.run.status"].create({})
         return status.action_refresh()

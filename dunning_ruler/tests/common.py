@@ -65,7 +65,7 @@ class DunningCommon(AccountTestInvoicingCommon):
                             "name": level_name,
                             "offset_days": offset,
                             "send_email": True,
-                            "mail_template_id": cls.env.ref("dunning_ruler.mail_template_dunning_overdue").id,
+                            "mail_template_id": cls.template.id,
                         }
                     )
                     for offset, level_name in levels
@@ -87,6 +87,23 @@ class DunningCommon(AccountTestInvoicingCommon):
         if grade:
             partner.dunning_grade_id = grade
         return partner
+
+    @classmethod
+    def _create_user(cls, login, name, group_xmlid):
+        """A user of the test company only, in one group."""
+        return (
+            cls.env["res.users"]
+            .with_context(no_reset_password=True)
+            .create(
+                {
+                    "name": name,
+                    "login": login,
+                    "company_id": cls.company.id,
+                    "company_ids": [Command.set(cls.company.ids)],
+                    "group_ids": [Command.set(cls.env.ref(group_xmlid).ids)],
+                }
+            )
+        )
 
     @classmethod
     def _invoice(

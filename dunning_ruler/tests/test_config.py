@@ -8,7 +8,6 @@ class TestDunningConfiguration(TransactionCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.template = cls.env.ref("dunning_ruler.mail_template_dunning_overdue")
         cls.ruler = cls.env["dunning.ruler"].create({"name": "Config ruler"})
 
     def _level(self, offset, **vals):

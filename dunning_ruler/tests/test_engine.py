@@ -277,15 +277,7 @@ class TestDunningEngine(DunningCommon):
         self.assertEqual(theirs.level_id, other_ruler.level_ids)
         self.assertAlmostEqual(theirs.amount_due, 200.0)
         # A user of our company only sees our company's events.
-        user = self.env["res.users"].create(
-            {
-                "name": "Agent",
-                "login": "agent_mc",
-                "company_id": self.company.id,
-                "company_ids": [Command.set(self.company.ids)],
-                "group_ids": [Command.set(self.env.ref("dunning_ruler.group_dunning_agent").ids)],
-            }
-        )
+        user = self._create_user("agent_mc", "Agent", "dunning_ruler.group_dunning_agent")
         visible = self.env["dunning.event"].with_user(user).search([("partner_id", "=", self.customer.id)])
         self.assertEqual(visible, self._events().filtered(lambda e: e.company_id == self.company))
         self.assertIn(ours, visible)

@@ -1,6 +1,5 @@
 from datetime import timedelta
 
-from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
@@ -12,31 +11,10 @@ class TestDunningSecurity(DunningCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        Users = cls.env["res.users"].with_context(no_reset_password=True)
-        base = {"company_id": cls.company.id, "company_ids": [Command.set(cls.company.ids)]}
-        cls.plain_user = Users.create(
-            {
-                **base,
-                "name": "Billing clerk",
-                "login": "clerk",
-                "group_ids": [Command.set(cls.env.ref("account.group_account_invoice").ids)],
-            }
-        )
-        cls.agent = Users.create(
-            {
-                **base,
-                "name": "Agent",
-                "login": "agent",
-                "group_ids": [Command.set(cls.env.ref("dunning_ruler.group_dunning_agent").ids)],
-            }
-        )
-        cls.supervisor = Users.create(
-            {
-                **base,
-                "name": "Supervisor",
-                "login": "supervisor",
-                "group_ids": [Command.set(cls.env.ref("dunning_ruler.group_dunning_supervisor").ids)],
-            }
+        cls.plain_user = cls._create_user("clerk", "Billing clerk", "account.group_account_invoice")
+        cls.agent = cls._create_user("agent", "Agent", "dunning_ruler.group_dunning_agent")
+        cls.supervisor = cls._create_user(
+            "supervisor", "Supervisor", "dunning_ruler.group_dunning_supervisor"
         )
 
     def test_plain_user_cannot_run_nor_see_events(self):
