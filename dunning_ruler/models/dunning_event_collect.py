@@ -2,6 +2,8 @@ from collections import defaultdict
 
 from odoo import fields, models
 
+CONTACT_TYPES = [("call", "Call"), ("reply", "Customer reply"), ("visit", "Visit"), ("other", "Other")]
+
 
 class DunningEvent(models.Model):
     _inherit = "dunning.event"
@@ -10,7 +12,7 @@ class DunningEvent(models.Model):
         "dunning.reason", string="Non-payment Reason", index="btree_not_null", ondelete="restrict"
     )
     contact_type = fields.Selection(
-        [("call", "Call"), ("reply", "Customer reply"), ("visit", "Visit"), ("other", "Other")],
+        CONTACT_TYPES,
         string="Contact",
     )
     handover_id = fields.Many2one(
@@ -64,21 +66,17 @@ class DunningEvent(models.Model):
                 ]
             )
         )
-        overdue = defaultdict(lambda: self.env["account.move"])
+        overdue = defaultdict(lambda: lines.browse())
         for line in lines:
-            overdue[line.move_id.commercial_partner_id.id, line.company_id.id, line.date_maturity] |= (
-                line.move_id
-            )
+            overdue[line.move_id.commercial_partner_id.id, line.company_id.id] |= line
         vals_list, events = [], []
         for event in self:
             moves = event.invoice_ids.filtered(lambda m: not m.dunning_handover_id)
-            for (partner_id, company_id, maturity), found in overdue.items():
-                if (
-                    partner_id == event.partner_id.id
-                    and company_id == event.company_id.id
-                    and maturity <= event.date
-                ):
-                    moves |= found
+            moves |= (
+                overdue[event.partner_id.id, event.company_id.id]
+                .filtered(lambda line, d=event.date: line.date_maturity <= d)
+                .move_id
+            )
             vals_list.append(
                 {
                     "partner_id": event.partner_id.id,

@@ -7,6 +7,7 @@ is a batch job of the accountant, who prints every letter of a run at once.
 from collections import defaultdict
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 
 
 class DunningLevel(models.Model):
@@ -102,8 +103,6 @@ class DunningEvent(models.Model):
         """Print the letters of the selected events (one per customer and level) in one PDF."""
         letters = self.filtered(lambda e: e.channel == "letter" and e.state == "done")
         if not letters:
-            from odoo.exceptions import UserError
-
             raise UserError(self.env._("Select dunning events of channel “Letter” that are done."))
         letters.sudo().letter_printed_date = fields.Datetime.now()
         return self.env.ref("dunning_ruler.action_report_dunning_letter").report_action(letters)

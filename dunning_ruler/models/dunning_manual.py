@@ -114,29 +114,24 @@ class ResPartner(models.Model):
                 )
             )
 
-    def _dunning_manual_event_vals(self, partner, body, step=None):
-        vals = {
+    def _dunning_manual_event_vals(self, partner, body, step):
+        lines = self.env["account.move.line"].sudo().browse(step.line_ids)
+        return {
             "date": fields.Date.context_today(self),
             "partner_id": partner.id,
-            "company_id": step.company_id if step else self.env.company.id,
+            "company_id": step.company_id,
             "channel": "manual",
             "state": "done",
             "origin": "manual",
             "currency_id": self.env.company.currency_id.id,
-            "amount_due": partner.dunning_overdue_amount,
+            "amount_due": sum(lines.mapped("amount_residual")),
             "message": body,
+            "ruler_id": step.ruler_id,
+            "grade_id": step.grade_id,
+            "level_id": step.level_id,
+            "invoice_ids": [fields.Command.set(step.move_ids)],
+            "line_ids": [fields.Command.set(step.line_ids)],
         }
-        if step:
-            lines = self.env["account.move.line"].sudo().browse(step.line_ids)
-            vals["amount_due"] = sum(lines.mapped("amount_residual"))
-            vals.update(
-                ruler_id=step.ruler_id,
-                grade_id=step.grade_id,
-                level_id=step.level_id,
-                invoice_ids=[fields.Command.set(step.move_ids)],
-                line_ids=[fields.Command.set(step.line_ids)],
-            )
-        return vals
 
     def action_dunning_send_next_level(self):
         """Execute the customers' next level today, through its channels."""

@@ -89,13 +89,7 @@ class TestArrangement(DunningCommon):
 
     def test_agent_records_arrangements_supervisor_deletes(self):
         invoice = self._invoice(self.customer, 300.0)
-        agent = self.env["res.users"].create(
-            {
-                "name": "Agent A",
-                "login": "agent_a",
-                "group_ids": [Command.set(self.env.ref("dunning_ruler.group_dunning_agent").ids)],
-            }
-        )
+        agent = self._create_user("agent_a", "Agent A", "dunning_ruler.group_dunning_agent")
         plan = (
             self.env["dunning.arrangement"]
             .with_user(agent)

@@ -46,15 +46,7 @@ class TestCollectMultiCompany(DunningCommon):
                 }
             )
         )
-        agent = self.env["res.users"].create(
-            {
-                "name": "Agent MC",
-                "login": "agent_mc2",
-                "company_id": self.company.id,
-                "company_ids": [Command.set(self.company.ids)],
-                "group_ids": [Command.set(self.env.ref("dunning_ruler.group_dunning_agent").ids)],
-            }
-        )
+        agent = self._create_user("agent_mc2", "Agent MC", "dunning_ruler.group_dunning_agent")
         for model, records in (("dunning.handover", handovers), ("dunning.fee", fees)):
             visible = self.env[model].with_user(agent).search([("partner_id", "=", self.customer.id)])
             self.assertEqual(visible, records.filtered(lambda r: r.company_id == self.company), model)

@@ -1,6 +1,5 @@
 from datetime import timedelta
 
-from odoo import Command
 from odoo.exceptions import AccessError, ValidationError
 from odoo.tests import tagged
 
@@ -61,13 +60,7 @@ class TestHandover(DunningCommon):
         self._invoice(self.customer, 100.0)
         self._run(self.DUE + timedelta(days=10))
         handover = self.customer.dunning_handover_id
-        agent = self.env["res.users"].create(
-            {
-                "name": "Agent H",
-                "login": "agent_h",
-                "group_ids": [Command.set(self.env.ref("dunning_ruler.group_dunning_agent").ids)],
-            }
-        )
+        agent = self._create_user("agent_h", "Agent H", "dunning_ruler.group_dunning_agent")
         self.assertEqual(self.env["dunning.handover"].with_user(agent).search([]), handover)
         with self.assertRaises(AccessError):
             handover.with_user(agent).action_clear()

@@ -12,31 +12,10 @@ class TestReasonsAndAgents(DunningCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        Users = cls.env["res.users"].with_context(no_reset_password=True)
-        agent_group = cls.env.ref("dunning_ruler.group_dunning_agent")
-        base = {"company_id": cls.company.id, "company_ids": [Command.set(cls.company.ids)]}
-        cls.agent1 = Users.create(
-            {**base, "name": "Agent One", "login": "agent1", "group_ids": [Command.set(agent_group.ids)]}
-        )
-        cls.agent2 = Users.create(
-            {**base, "name": "Agent Two", "login": "agent2", "group_ids": [Command.set(agent_group.ids)]}
-        )
-        cls.supervisor = Users.create(
-            {
-                **base,
-                "name": "Sup",
-                "login": "sup",
-                "group_ids": [Command.set(cls.env.ref("dunning_ruler.group_dunning_supervisor").ids)],
-            }
-        )
-        cls.clerk = Users.create(
-            {
-                **base,
-                "name": "Clerk",
-                "login": "clerk2",
-                "group_ids": [Command.set(cls.env.ref("account.group_account_invoice").ids)],
-            }
-        )
+        cls.agent1 = cls._create_user("agent1", "Agent One", "dunning_ruler.group_dunning_agent")
+        cls.agent2 = cls._create_user("agent2", "Agent Two", "dunning_ruler.group_dunning_agent")
+        cls.supervisor = cls._create_user("sup", "Sup", "dunning_ruler.group_dunning_supervisor")
+        cls.clerk = cls._create_user("clerk2", "Clerk", "account.group_account_invoice")
         cls.final = cls.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 10)
         cls.final.write(
             {

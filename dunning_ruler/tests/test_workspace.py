@@ -177,13 +177,7 @@ class TestDunningManualActions(DunningCommon):
         with self.assertRaisesRegex(UserError, "posted customer invoices"):
             draft.action_dunning_dispute("reason")
         invoice = self._invoice(self.customer, 100.0)
-        clerk = self.env["res.users"].create(
-            {
-                "name": "Clerk",
-                "login": "clerk_dunning",
-                "group_ids": [Command.set([self.env.ref("account.group_account_invoice").id])],
-            }
-        )
+        clerk = self._create_user("clerk_dunning", "Clerk", "account.group_account_invoice")
         with self.assertRaises(AccessError):
             invoice.with_user(clerk).action_dunning_dispute("reason")
         with self.assertRaises(AccessError):

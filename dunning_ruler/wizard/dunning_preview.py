@@ -49,6 +49,7 @@ class DunningPreview(models.TransientModel):
                 skipped_names.setdefault(step.partner_id, []).append(levels.browse(step.level_id).name)
         lines = self.env["account.move.line"].sudo().browse({lid for s in executed for lid in s.line_ids})
         lines.fetch(["currency_id", "amount_residual", "amount_residual_currency", "company_currency_id"])
+        labels = dict(_channel_selection(self))
         vals_list = []
         for step in executed:
             level = levels.browse(step.level_id)
@@ -62,7 +63,6 @@ class DunningPreview(models.TransientModel):
                     sum(step_lines.mapped("amount_residual")),
                 )
             channels = level._get_channels() or ["none"]
-            labels = dict(_channel_selection(self))
             for channel in channels:
                 vals_list.append(
                     {

@@ -1,5 +1,7 @@
 from odoo import api, fields, models
 
+from ..models.dunning_event_collect import CONTACT_TYPES
+
 
 class DunningReasonWizard(models.TransientModel):
     """Log a call or a customer reply with the reason for non-payment."""
@@ -10,7 +12,7 @@ class DunningReasonWizard(models.TransientModel):
     partner_id = fields.Many2one("res.partner", string="Customer", required=True)
     company_id = fields.Many2one("res.company", required=True, default=lambda self: self.env.company)
     contact_type = fields.Selection(
-        [("call", "Call"), ("reply", "Customer reply"), ("visit", "Visit"), ("other", "Other")],
+        CONTACT_TYPES,
         string="Contact",
         required=True,
         default="call",
