@@ -1,6 +1,5 @@
 import json
 import uuid
-from collections import defaultdict
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -114,11 +113,8 @@ class DunningAccessBinding(models.Model):
 
         Batched per company: a handful of queries whatever the number of customers."""
         result = {}
-        by_company = defaultdict(lambda: self.browse())
-        for binding in self:
-            by_company[binding.company_id] |= binding
         self.env.flush_all()
-        for company, bindings in by_company.items():
+        for company, bindings in self.grouped("company_id").items():
             partners = bindings.partner_id.commercial_partner_id
             # Highest access action over open, undisputed invoices of this company.
             self.env.cr.execute(

@@ -225,8 +225,7 @@ class DunningAccessPlatform(models.Model):
             calls = self._claim_due_calls(batch)
             if not calls:
                 break
-            for platform in calls.platform_id:
-                platform_calls = calls.filtered(lambda c, p=platform: c.platform_id == p)
+            for platform, platform_calls in calls.grouped("platform_id").items():
                 for key, count in platform._send_calls(platform_calls).items():
                     summary[key] += count
             if autocommit:

@@ -38,10 +38,6 @@ class ResPartner(models.Model):
         if bindings:
             bindings._sync(why=why)
 
-    def action_dunning_access_resync(self):
-        self._dunning_check_agent()
-        self._dunning_access_sync(self.env._("Manual synchronisation"))
-
     def action_dunning_trust(self, until, note=False):
         """Provisional unblock until ``until`` (e.g. a bank slip that settles tomorrow)."""
         if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_supervisor"):

@@ -1,4 +1,3 @@
-import json
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -32,14 +31,12 @@ class AccessCommon(DunningCommon):
         )
         cls.sim.start(0)
         cls.addClassCleanup(cls.sim.stop)
-        levels = {lvl.offset_days: lvl for lvl in cls.ruler.level_ids | cls.ruler_strict.level_ids}
         cls.level_restrict = cls.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 15)
         cls.level_block = cls.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 30)
         cls.level_restrict.action = "restrict"
         cls.level_block.action = "block"
         cls.ruler_strict.level_ids.filtered(lambda lvl: lvl.offset_days == 7).action = "restrict"
         cls.ruler_strict.level_ids.filtered(lambda lvl: lvl.offset_days == 15).action = "block"
-        del levels
         cls.platform = cls.env["dunning.access.platform"].create(
             {
                 "name": "Traccar test",
@@ -97,7 +94,3 @@ class AccessCommon(DunningCommon):
 
     def _day(self, offset):
         return self.DUE + timedelta(days=offset)
-
-    @staticmethod
-    def _payload(call):
-        return json.loads(call.payload)

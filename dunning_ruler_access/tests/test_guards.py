@@ -1,4 +1,3 @@
-from odoo import Command
 from odoo.tests import tagged
 
 from .common import AccessCommon
@@ -122,15 +121,7 @@ class TestGuards(AccessCommon):
         self.assertEqual(binding_b.access_state, "active")
         self.assertFalse(self.sim.users[801]["limitCommands"])
         # A user of company A does not see company B's platform, accounts or calls.
-        user_a = self.env["res.users"].create(
-            {
-                "name": "Agent A",
-                "login": "agent_a",
-                "company_id": self.company.id,
-                "company_ids": [Command.set(self.company.ids)],
-                "group_ids": [Command.set([self.env.ref("dunning_ruler.group_dunning_supervisor").id])],
-            }
-        )
+        user_a = self._create_user("agent_a", "Agent A", "dunning_ruler.group_dunning_supervisor")
         Platform = self.env["dunning.access.platform"].with_user(user_a)
         self.assertEqual(Platform.search([("id", "in", (self.platform | platform_b).ids)]), self.platform)
         self.assertFalse(

@@ -1,4 +1,3 @@
-from odoo import Command
 from odoo.exceptions import AccessError
 from odoo.tests import HttpCase, tagged
 
@@ -12,24 +11,10 @@ class TestSecurity(AccessCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.supervisor = cls.env["res.users"].create(
-            {
-                "name": "Supervisor",
-                "login": "dunning_supervisor",
-                "company_id": cls.company.id,
-                "company_ids": [Command.set(cls.company.ids)],
-                "group_ids": [Command.set([cls.env.ref("dunning_ruler.group_dunning_supervisor").id])],
-            }
+        cls.supervisor = cls._create_user(
+            "dunning_supervisor", "Supervisor", "dunning_ruler.group_dunning_supervisor"
         )
-        cls.agent = cls.env["res.users"].create(
-            {
-                "name": "Agent",
-                "login": "dunning_agent",
-                "company_id": cls.company.id,
-                "company_ids": [Command.set(cls.company.ids)],
-                "group_ids": [Command.set([cls.env.ref("dunning_ruler.group_dunning_agent").id])],
-            }
-        )
+        cls.agent = cls._create_user("dunning_agent", "Agent", "dunning_ruler.group_dunning_agent")
 
     def test_secrets_hidden_from_non_admins(self):
         for user in (self.supervisor, self.agent):
@@ -40,15 +25,7 @@ class TestSecurity(AccessCommon):
                 self.assertNotIn(name, fields_seen)
                 with self.assertRaises(AccessError):
                     platform.read([name])
-        admin = self.env["res.users"].create(
-            {
-                "name": "Sysadmin",
-                "login": "sysadmin",
-                "company_id": self.company.id,
-                "company_ids": [Command.set(self.company.ids)],
-                "group_ids": [Command.set([self.env.ref("base.group_system").id])],
-            }
-        )
+        admin = self._create_user("sysadmin", "Sysadmin", "base.group_system")
         self.assertIn("token", self.platform.with_user(admin).fields_get())
         self.assertEqual(self.platform.with_user(admin).token, "test-token")
 

@@ -222,6 +222,7 @@ class DunningEvent(models.Model):
             return
         message_event = {}
         invoice_logs = {}
+        channel_labels = dict(self._fields["channel"]._description_selection(self.env))
         for event in self:
             channel = event.channel
             template = (
@@ -271,14 +272,13 @@ class DunningEvent(models.Model):
                     "sms_segments": segments,
                 }
             )
-            label = dict(self._fields["channel"]._description_selection(self.env))[channel]
-            for invoice in event.invoice_ids:
-                invoice_logs[invoice.id] = self.env._(
-                    "Dunning: “%(level)s” sent by %(channel)s to %(number)s.",
-                    level=event.level_id.name,
-                    channel=label,
-                    number=event.phone_number,
-                )
+            log = self.env._(
+                "Dunning: “%(level)s” sent by %(channel)s to %(number)s.",
+                level=event.level_id.name,
+                channel=channel_labels[channel],
+                number=event.phone_number,
+            )
+            invoice_logs.update(dict.fromkeys(event.invoice_ids.ids, log))
         all_sms = self.env["sms.sms"].sudo().search([("mail_message_id", "in", list(message_event))])
         for sms in all_sms:
             event = message_event[sms.mail_message_id.id]

@@ -13,21 +13,11 @@ class SmsDunningCommon(DunningCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.gateway_double = GatewayDouble().start()
-        cls.addClassCleanup(cls.gateway_double.stop)
-        cls.gateway = (
-            cls.env["sms.http.gateway"]
-            .sudo()
-            .create(
-                {
-                    "name": "Test gateway",
-                    "company_id": cls.company.id,
-                    "url": cls.gateway_double.url,
-                    "auth_header_name": "Authorization",
-                    "auth_header_value": "Bearer s3cr3t",
-                    "timeout": 5,
-                }
-            )
+        cls.gateway, cls.gateway_double = cls._create_gateway(
+            "Test gateway",
+            auth_header_name="Authorization",
+            auth_header_value="Bearer s3cr3t",
+            timeout=5,
         )
         cls.company.sudo().sms_http_gateway_id = cls.gateway
         cls.tpl_due = cls.env.ref("dunning_ruler_sms.sms_template_dunning_due_today")
@@ -63,6 +53,19 @@ class SmsDunningCommon(DunningCommon):
             "Flota Invalida", country_id=countries["es"].id, phone="12345", tz="Europe/Madrid"
         )
         cls.customer_nonumber = cls._create_customer("Fleet Without Phone", country_id=countries["us"].id)
+
+    @classmethod
+    def _create_gateway(cls, name, **vals):
+        """A gateway of the test company posting to its own, new GatewayDouble:
+        returns (gateway, double)."""
+        double = GatewayDouble().start()
+        cls.addClassCleanup(double.stop)
+        gateway = (
+            cls.env["sms.http.gateway"]
+            .sudo()
+            .create({"name": name, "company_id": cls.company.id, "url": double.url, **vals})
+        )
+        return gateway, double
 
     def setUp(self):
         super().setUp()

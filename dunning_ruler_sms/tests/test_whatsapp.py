@@ -3,7 +3,6 @@ from freezegun import freeze_time
 from odoo.tests import tagged
 
 from .common import WORKING_HOURS, SmsDunningCommon
-from .gateway_double import GatewayDouble
 
 
 @tagged("post_install", "-at_install")
@@ -11,20 +10,11 @@ class TestWhatsapp(SmsDunningCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.wa_double = GatewayDouble().start()
-        cls.addClassCleanup(cls.wa_double.stop)
-        cls.wa_gateway = (
-            cls.env["sms.http.gateway"]
-            .sudo()
-            .create(
-                {
-                    "name": "WhatsApp",
-                    "channel": "whatsapp",
-                    "url": cls.wa_double.url,
-                    "body_template": '{"phone": "{{number}}", "type": "text", '
-                    '"text": {"body": "{{content}}"}, "ref": "{{uuid}}"}',
-                }
-            )
+        cls.wa_gateway, cls.wa_double = cls._create_gateway(
+            "WhatsApp",
+            channel="whatsapp",
+            body_template='{"phone": "{{number}}", "type": "text", '
+            '"text": {"body": "{{content}}"}, "ref": "{{uuid}}"}',
         )
         cls.wa_template = cls.env["sms.template"].create(
             {
