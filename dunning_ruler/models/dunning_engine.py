@@ -12,13 +12,16 @@ A run has two halves:
 """
 
 import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from psycopg2.extensions import TransactionRollbackError
 
 from odoo import api, fields, models
 from odoo.tools import SQL
+
+from ..tools.bulk import bulk_insert, bulk_link
 
 _logger = logging.getLogger(__name__)
 
@@ -52,89 +55,123 @@ class DunningEngine(models.AbstractModel):
     # Selection
     # ------------------------------------------------------------------
     @api.model
-    def _due_rows_query(self, as_of, company_ids, partner_ids=None):
-        """(installment, level) pairs due on ``as_of`` and not yet reached.
+    def _ladders(self, company_ids):
+        """{(grade, company): (ruler, [level ids], [offsets], [shifts])}, levels by
+        increasing offset; the shift of a level is its offset plus, for the overdue
+        levels, the grade's grace days. A handful of rows."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT g.id, g.company_id, r.id,
+                       array_agg(lvl.id ORDER BY lvl.offset_days),
+                       array_agg(lvl.offset_days ORDER BY lvl.offset_days),
+                       array_agg(lvl.offset_days + CASE WHEN lvl.offset_days > 0
+                                                        THEN COALESCE(g.grace_days, 0) ELSE 0 END
+                                 ORDER BY lvl.offset_days)
+                  FROM dunning_grade g
+                  JOIN dunning_ruler r ON r.id = g.ruler_id
+                  JOIN dunning_level lvl ON lvl.ruler_id = r.id
+                 WHERE g.active AND g.no_dunning IS NOT TRUE AND r.active
+                   AND g.company_id = ANY(%s)
+              GROUP BY g.id, g.company_id, r.id
+                """,
+                list(company_ids),
+            )
+        )
+        return {(grade, company): rest for grade, company, *rest in self.env.cr.fetchall()}
 
-        A level applies to an installment due on T when T + offset (+ grace for the
-        overdue levels) <= as_of, and the installment has not yet reached a level at
-        or beyond that offset.
-        """
+    @api.model
+    def _open_lines_query(self, as_of, company_ids, partner_ids, lead_days):
+        """The dunnable open installments (line, move, company, customer, grade, days
+        since the due date, offset of the level reached), per customer and line.
+
+        ``lead_days``: how early the earliest level comes before the due date; later
+        installments are not read. Days paused by payment arrangements shift the
+        ladder: it resumes where it stopped."""
         partner_filter = (
             SQL("AND m.commercial_partner_id = ANY(%s)", list(partner_ids))
             if partner_ids is not None
             else SQL()
         )
-        # The open installments are selected first (MATERIALIZED: once), then matched
-        # with the few rulers and levels. Left to itself, the planner may rescan the
-        # installments for every level when its statistics are stale (fresh database,
-        # big import): minutes instead of milliseconds.
         return SQL(
             """
-            WITH open_lines AS MATERIALIZED (
-                SELECT aml.id AS line_id, aml.move_id, aml.company_id, aml.date_maturity,
-                       aml.dunning_level_id, aml.dunning_pause_days,
-                       m.commercial_partner_id AS partner_id,
-                       COALESCE((p.dunning_grade_id ->> aml.company_id::text)::int,
-                                c.dunning_default_grade_id) AS grade_id
-                  FROM account_move_line aml
-                  JOIN account_move m ON m.id = aml.move_id
-                  JOIN res_partner p ON p.id = m.commercial_partner_id
-                  JOIN res_company c ON c.id = aml.company_id
-                 WHERE aml.display_type = 'payment_term'
-                   AND aml.parent_state = 'posted'
-                   AND m.move_type = 'out_invoice'
-                   AND aml.reconciled IS NOT TRUE
-                   AND aml.amount_residual > 0
-                   AND aml.date_maturity IS NOT NULL
-                   AND aml.company_id = ANY(%(company_ids)s)
-                   AND m.dunning_excluded IS NOT TRUE
-                   -- handed over to an agency, or paused by a payment arrangement
-                   AND m.dunning_handover_id IS NULL
-                   AND m.dunning_arrangement_id IS NULL
-                   AND (p.dunning_hold_until IS NULL OR p.dunning_hold_until <= %(as_of)s)
-                   %(partner_filter)s
-            )
-            SELECT aml.line_id, aml.move_id, aml.company_id, aml.partner_id,
-                   g.id AS grade_id, r.id AS ruler_id,
-                   lvl.id AS level_id, lvl.offset_days
-              FROM open_lines aml
-              JOIN dunning_grade g ON g.id = aml.grade_id
-              JOIN dunning_ruler r ON r.id = g.ruler_id
-              JOIN dunning_level lvl ON lvl.ruler_id = r.id
+            SELECT aml.id, aml.move_id, aml.company_id, m.commercial_partner_id,
+                   COALESCE((p.dunning_grade_id ->> aml.company_id::text)::int, c.dunning_default_grade_id),
+                   %(as_of)s - aml.date_maturity - COALESCE(aml.dunning_pause_days, 0),
+                   cur.offset_days
+              FROM account_move_line aml
+              JOIN account_move m ON m.id = aml.move_id
+              JOIN res_partner p ON p.id = m.commercial_partner_id
+              JOIN res_company c ON c.id = aml.company_id
          LEFT JOIN dunning_level cur ON cur.id = aml.dunning_level_id
-             WHERE g.active AND g.no_dunning IS NOT TRUE
-               AND r.active
-               AND g.company_id = aml.company_id
-               -- days paused by payment arrangements shift the ladder: it resumes where it stopped
-               AND aml.date_maturity + COALESCE(aml.dunning_pause_days, 0) + lvl.offset_days
-                   + CASE WHEN lvl.offset_days > 0 THEN COALESCE(g.grace_days, 0) ELSE 0 END <= %(as_of)s
-               AND (cur.id IS NULL OR lvl.offset_days > cur.offset_days)
+             WHERE aml.display_type = 'payment_term'
+               AND aml.parent_state = 'posted'
+               AND m.move_type = 'out_invoice'
+               AND aml.reconciled IS NOT TRUE
+               AND aml.amount_residual > 0
+               AND aml.date_maturity <= %(latest_due)s
+               AND aml.company_id = ANY(%(company_ids)s)
+               AND m.dunning_excluded IS NOT TRUE
+               -- handed over to an agency, or paused by a payment arrangement
+               AND m.dunning_handover_id IS NULL
+               AND m.dunning_arrangement_id IS NULL
+               AND (p.dunning_hold_until IS NULL OR p.dunning_hold_until <= %(as_of)s)
+               %(partner_filter)s
+          ORDER BY m.commercial_partner_id, aml.id
             """,
-            company_ids=list(company_ids),
             as_of=as_of,
+            latest_due=as_of + timedelta(days=lead_days),
+            company_ids=list(company_ids),
             partner_filter=partner_filter,
         )
 
     @api.model
-    def _candidate_partner_ids(self, as_of, company_ids, partner_ids=None):
-        self.env.flush_all()
-        query = SQL(
-            "SELECT DISTINCT due.partner_id FROM (%s) due ORDER BY due.partner_id",
-            self._due_rows_query(as_of, company_ids, partner_ids),
-        )
-        self.env.cr.execute(query)
-        return [row[0] for row in self.env.cr.fetchall()]
+    def _fetch_due_lines(self, as_of, company_ids, partner_ids=None):
+        """The installments with levels due on ``as_of`` and not reached yet: (line,
+        move, company, customer, grade, ruler, [level ids], [their offsets]), levels by
+        increasing offset, per customer and line (``partner_ids`` None: every customer).
+
+        A level applies to an installment due on T when T + offset (+ grace for the
+        overdue levels) <= as_of, and the installment has not yet reached a level at
+        or beyond that offset. PostgreSQL reads the open installments once; the few
+        levels are matched here: one row per installment, never one per (installment,
+        level), which a first run's catch-up multiplies.
+        """
+        ladders = self._ladders(company_ids)
+        if not ladders:
+            return []
+        lead_days = max(0, -min(shift for *_rest, shifts in ladders.values() for shift in shifts))
+        self.env.cr.execute(self._open_lines_query(as_of, company_ids, partner_ids, lead_days))
+        due = []
+        for line_id, move_id, company_id, partner_id, grade_id, days, reached in self.env.cr.fetchall():
+            ladder = ladders.get((grade_id, company_id))
+            if ladder is None:
+                continue
+            ruler_id, level_ids, offsets, shifts = ladder
+            indexes = [
+                i
+                for i, shift in enumerate(shifts)
+                if shift <= days and (reached is None or offsets[i] > reached)
+            ]
+            if indexes:
+                due.append(
+                    (
+                        line_id,
+                        move_id,
+                        company_id,
+                        partner_id,
+                        grade_id,
+                        ruler_id,
+                        [level_ids[i] for i in indexes],
+                        [offsets[i] for i in indexes],
+                    )
+                )
+        return due
 
     @api.model
-    def _fetch_due_rows(self, as_of, company_ids, partner_ids):
-        self.env.flush_all()
-        self.env.cr.execute(
-            SQL(
-                "%s ORDER BY partner_id, line_id, offset_days",
-                self._due_rows_query(as_of, company_ids, partner_ids),
-            )
-        )
-        return self.env.cr.dictfetchall()
+    def _candidate_partner_ids(self, as_of, company_ids, partner_ids=None):
+        return sorted({line[3] for line in self._fetch_due_lines(as_of, company_ids, partner_ids)})
 
     @api.model
     def _partner_balances(self, company_partner_pairs):
@@ -168,55 +205,52 @@ class DunningEngine(models.AbstractModel):
     # ------------------------------------------------------------------
     @api.model
     def _plan(self, as_of, company_ids, partner_ids):
-        """Turn the due rows of some customers into plan steps.
+        """Turn the due levels of some customers' installments into plan steps
+        (``partner_ids`` None: every customer).
 
         Per installment only the highest due level communicates; lower due levels
         (missed runs) are recorded as skipped. Steps are grouped per customer and
         level, so one message lists every invoice concerned.
         """
-        rows = self._fetch_due_rows(as_of, company_ids, partner_ids)
-        if not rows:
+        lines = self._fetch_due_lines(as_of, company_ids, partner_ids)
+        if not lines:
             return []
-        rulers = self.env["dunning.ruler"].browse({row["ruler_id"] for row in rows})
+        rulers = self.env["dunning.ruler"].browse({line[5] for line in lines})
         min_amounts = {ruler.id: ruler.min_amount for ruler in rulers}
-        pairs = {(row["company_id"], row["partner_id"]) for row in rows if min_amounts[row["ruler_id"]] > 0}
+        pairs = {(line[2], line[3]) for line in lines if min_amounts[line[5]] > 0}
         balances = self._partner_balances(pairs)
-
-        by_line = defaultdict(list)
-        for row in rows:
-            by_line[row["line_id"]].append(row)
         # {(partner, level): reason} of levels whose conditions fail (see _plan_failed_conditions)
-        failed = self._plan_failed_conditions(rows, as_of)
+        failed = self._plan_failed_conditions(lines, as_of)
 
         steps = {}
-        for line_rows in by_line.values():
-            # The rows of one installment share its customer, company and ruler.
-            first = line_rows[0]
-            min_amount = min_amounts[first["ruler_id"]]
-            if min_amount > 0 and balances.get((first["company_id"], first["partner_id"]), 0.0) < min_amount:
+        for line_id, move_id, company_id, partner_id, grade_id, ruler_id, level_ids, offsets in lines:
+            min_amount = min_amounts[ruler_id]
+            if min_amount > 0 and balances.get((company_id, partner_id), 0.0) < min_amount:
                 continue
             # The highest due level whose conditions hold communicates; failing levels are skipped
             # (and count as passed, so they never re-fire).
-            eligible = [r for r in line_rows if (r["partner_id"], r["level_id"]) not in failed]
-            top = max(eligible, key=lambda r: r["offset_days"]) if eligible else None
-            for row in line_rows:
-                skipped = row is not top
-                key = (row["partner_id"], row["level_id"], skipped)
+            top = len(level_ids) - 1
+            if failed:
+                while top >= 0 and (partner_id, level_ids[top]) in failed:
+                    top -= 1
+            for index, level_id in enumerate(level_ids):
+                skipped = index != top
+                key = (partner_id, level_id, skipped)
                 step = steps.get(key)
                 if step is None:
                     step = steps[key] = PlanStep(
-                        partner_id=row["partner_id"],
-                        company_id=row["company_id"],
-                        grade_id=row["grade_id"],
-                        ruler_id=row["ruler_id"],
-                        level_id=row["level_id"],
-                        offset_days=row["offset_days"],
+                        partner_id=partner_id,
+                        company_id=company_id,
+                        grade_id=grade_id,
+                        ruler_id=ruler_id,
+                        level_id=level_id,
+                        offset_days=offsets[index],
                         skipped=skipped,
-                        reason=failed.get((row["partner_id"], row["level_id"]), ""),
+                        reason=failed.get((partner_id, level_id), "") if failed else "",
                     )
-                step.line_ids.append(row["line_id"])
-                if row["move_id"] not in step.move_ids:
-                    step.move_ids.append(row["move_id"])
+                step.line_ids.append(line_id)
+                if move_id not in step.move_ids:
+                    step.move_ids.append(move_id)
         return sorted(steps.values(), key=lambda s: (s.partner_id, s.offset_days, s.skipped))
 
     @api.model
@@ -224,8 +258,7 @@ class DunningEngine(models.AbstractModel):
         """What a run would do on ``as_of``, without doing anything."""
         as_of = fields.Date.to_date(as_of) or fields.Date.context_today(self)
         company_ids = company_ids or self.env.companies.ids
-        if partner_ids is None:
-            partner_ids = self._candidate_partner_ids(as_of, company_ids)
+        # partner_ids None: one planning query over every customer.
         return self._plan(as_of, company_ids, partner_ids)
 
     # ------------------------------------------------------------------
@@ -321,7 +354,8 @@ class DunningEngine(models.AbstractModel):
         lines.fetch(["currency_id", "amount_residual", "amount_residual_currency", "company_currency_id"])
         line_by_id = {line.id: line for line in lines}
 
-        vals_list, step_of_vals = [], []
+        partner_of = {p.id: p for p in self.env["res.partner"].sudo().browse({s.partner_id for s in steps})}
+        vals_list, line_pairs, move_pairs = [], [], []
         for step in steps:
             level = levels.browse(step.level_id)
             step_lines = [line_by_id[lid] for lid in step.line_ids]
@@ -333,9 +367,11 @@ class DunningEngine(models.AbstractModel):
                 currency = step_lines[0].company_currency_id
                 amount = sum(line.amount_residual for line in step_lines)
             channels = level._get_channels() or ["none"]
+            name = Event._dunning_event_name(partner_of[step.partner_id], level, as_of)
             for channel in channels:
                 vals_list.append(
                     {
+                        "name": name,
                         "date": as_of,
                         "partner_id": step.partner_id,
                         "company_id": step.company_id,
@@ -350,15 +386,21 @@ class DunningEngine(models.AbstractModel):
                             if step.skipped
                             else False
                         ),
-                        "invoice_ids": [fields.Command.set(step.move_ids)],
-                        "line_ids": [fields.Command.set(step.line_ids)],
                         "amount_due": amount,
                         "currency_id": currency.id,
                         "origin": origin,
                     }
                 )
-                step_of_vals.append(step)
-        events = Event.create(vals_list)
+                move_pairs.append(step.move_ids)
+                line_pairs.append(step.line_ids)
+        # Thousands of events per batch: one INSERT, not create() (see tools/bulk.py).
+        events = bulk_insert(Event, vals_list)
+        bulk_link(
+            Event, "invoice_ids", [(e, m) for e, ms in zip(events.ids, move_pairs, strict=True) for m in ms]
+        )
+        bulk_link(
+            Event, "line_ids", [(e, ln) for e, ls in zip(events.ids, line_pairs, strict=True) for ln in ls]
+        )
         self._mark_reached(steps, as_of)
         # Before any channel renders: fees booked here are shown in the reminders.
         self._book_fees(events, steps, as_of)
@@ -407,11 +449,15 @@ class DunningEngine(models.AbstractModel):
             )
         )
         move_ids = list({mid for s in steps for mid in s.move_ids})
+        self.env["account.move"].flush_model(["access_token"])
         self.env.cr.execute(
             SQL(
                 """
                 UPDATE account_move m
-                   SET dunning_level_id = top.level_id, dunning_last_date = %s
+                   SET dunning_level_id = top.level_id, dunning_last_date = %s,
+                       -- the reminders link each invoice to the portal: its token is set
+                       -- here, in the same row update, rather than in one more per invoice
+                       access_token = COALESCE(m.access_token, gen_random_uuid()::text)
                   FROM (
                         SELECT DISTINCT ON (aml.move_id) aml.move_id, aml.dunning_level_id AS level_id
                           FROM account_move_line aml
@@ -427,7 +473,7 @@ class DunningEngine(models.AbstractModel):
         )
         self.env["account.move.line"].invalidate_model(["dunning_level_id", "dunning_last_date"])
         moves = self.env["account.move"].browse(move_ids)
-        moves.invalidate_recordset(["dunning_level_id", "dunning_last_date"])
+        moves.invalidate_recordset(["dunning_level_id", "dunning_last_date", "access_token"])
         # Let stored computations that depend on the invoice level (partner level) follow.
         self.env.add_to_compute(
             self.env["res.partner"]._fields["dunning_level_id"], moves.commercial_partner_id

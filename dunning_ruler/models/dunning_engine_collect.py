@@ -65,21 +65,23 @@ class DunningEngine(models.AbstractModel):
         return {(c, p): (amount, count) for c, p, amount, count in self.env.cr.fetchall()}
 
     @api.model
-    def _plan_failed_conditions(self, rows, as_of):
-        """{(partner_id, level_id): reason} for the due levels whose conditions fail.
+    def _plan_failed_conditions(self, lines, as_of):
+        """{(partner_id, level_id): reason} for the due levels whose conditions fail;
+        ``lines``: the due installments of ``_fetch_due_lines``.
 
         Per batch: one grouped query for the totals (only if some level needs them) and
         one partner search per level carrying a domain."""
-        levels = self.env["dunning.level"].sudo().browse({row["level_id"] for row in rows})
+        levels = self.env["dunning.level"].sudo().browse(set().union(*(line[6] for line in lines)))
         conditional = levels.filtered(lambda lvl: lvl._has_conditions())
         if not conditional:
             return {}
         partners_by_level = defaultdict(set)
         company_of = {}
-        for row in rows:
-            if row["level_id"] in conditional.ids:
-                partners_by_level[row["level_id"]].add(row["partner_id"])
-                company_of[row["level_id"], row["partner_id"]] = row["company_id"]
+        conditional_ids = set(conditional.ids)
+        for _line, _move, company_id, partner_id, _grade, _ruler, level_ids, _offsets in lines:
+            for level_id in conditional_ids.intersection(level_ids):
+                partners_by_level[level_id].add(partner_id)
+                company_of[level_id, partner_id] = company_id
         totals = {}
         if any(lvl.condition_min_amount > 0 or lvl.condition_min_invoices > 0 for lvl in conditional):
             totals = self._overdue_totals(as_of, {(c, p) for (_l, p), c in company_of.items()})

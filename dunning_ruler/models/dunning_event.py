@@ -5,9 +5,11 @@ from collections import defaultdict
 from lxml import etree, html
 from markupsafe import Markup, escape
 
-from odoo import Command, api, fields, models
+from odoo import api, fields, models
 from odoo.tools import SQL, clean_context, formataddr
 from odoo.tools.misc import formatLang
+
+from ..tools.bulk import bulk_insert, bulk_link, bulk_log
 
 _logger = logging.getLogger(__name__)
 
@@ -150,9 +152,11 @@ class DunningEvent(models.Model):
     @api.depends("partner_id", "level_id", "date")
     def _compute_name(self):
         for event in self:
-            event.name = " / ".join(
-                filter(None, [event.partner_id.display_name, event.level_id.name, str(event.date or "")])
-            )
+            event.name = self._dunning_event_name(event.partner_id, event.level_id, event.date)
+
+    @api.model
+    def _dunning_event_name(self, partner, level, day):
+        return " / ".join(filter(None, [partner.display_name, level.name, str(day or "")]))
 
     @api.depends("invoice_ids")
     def _compute_invoice_count(self):
@@ -317,17 +321,43 @@ class DunningEvent(models.Model):
         # Queued, never sent inside the run: the mail queue sends them once this
         # transaction, which also holds the events, is committed.
         messages = self._dunning_post_messages(posts)
-        invoice_logs = {}
-        for event, recipient, _subject, body in posts:
-            event.write({"message": body, "mail_message_id": messages[event].id})
-            for invoice in event.invoice_ids:
-                invoice_logs[invoice.id] = self.env._(
-                    "Dunning: “%(level)s” sent by email to %(partner)s.",
-                    level=event.level_id.name,
-                    partner=recipient.display_name,
-                )
-        if invoice_logs:
-            self.env["account.move"].browse(invoice_logs)._message_log_batch(bodies=invoice_logs)
+        invoice_logs, sent = {}, []
+        for event, recipient, _subject, _body in posts:
+            # The message body, sanitised once by its creation: the event keeps what was sent.
+            sent.append((event.id, messages[event].id, messages[event].body))
+            log = self.env._(
+                "Dunning: “%(level)s” sent by email to %(partner)s.",
+                level=event.level_id.name,
+                partner=recipient.display_name,
+            )
+            invoice_logs.update(dict.fromkeys(event.invoice_ids.ids, log))
+        self._dunning_set_sent_messages(sent)
+        bulk_log(self.env["account.move"].browse(invoice_logs), invoice_logs)
+
+    def _dunning_set_sent_messages(self, sent):
+        """Store [(event id, mail.message id, safe body)] on the events in one statement."""
+        if not sent:
+            return
+        event_ids, message_ids, bodies = zip(*sent, strict=True)
+        self.flush_model(["message", "mail_message_id"])
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE dunning_event e
+                   SET message = v.body, mail_message_id = v.message_id,
+                       write_uid = %s, write_date = now() at time zone 'UTC'
+                  FROM unnest(%s::int[], %s::int[], %s::text[]) AS v(event_id, message_id, body)
+                 WHERE e.id = v.event_id
+                """,
+                self.env.uid,
+                list(event_ids),
+                list(message_ids),
+                [str(body or "") for body in bodies],
+            )
+        )
+        events = self.browse(event_ids)
+        events.invalidate_recordset(["message", "mail_message_id", "write_uid", "write_date"])
+        events.modified(["message", "mail_message_id"])
 
     def _dunning_message_post(self, recipient, subject, body):
         """The reference behaviour: one ``message_post`` in the customer's chatter."""
@@ -416,11 +446,33 @@ class DunningEvent(models.Model):
                     "reply_to": reply_tos[pid],
                 }
             )
-        messages = dict(zip((post[0] for post in posts), Partner._message_create(vals_list), strict=True))
+        messages = dict(
+            zip((post[0] for post in posts), self._dunning_create_messages(vals_list), strict=True)
+        )
         if real_author and not real_author.partner_share:
             partners._message_subscribe(partner_ids=real_author.ids)
         self._dunning_queue_mails(posts, messages)
         return messages
+
+    def _dunning_create_messages(self, vals_list):
+        """``mail.message`` records of ``vals_list`` (as given to ``_message_create``) in
+        one INSERT: each body is sanitised once, the way the message's body field does."""
+        Message = self.env["mail.message"].sudo().with_context(clean_context(self.env.context))
+        body_field = Message._fields["body"]
+        rows, links = [], []
+        for vals in vals_list:
+            row = {key: value for key, value in vals.items() if key != "partner_ids"}
+            row["body"] = body_field.convert_to_column(vals.get("body") or "", Message)
+            row["message_id"] = row.get("message_id") or Message._get_message_id(vals)
+            rows.append(row)
+            links.append(vals.get("partner_ids") or [])
+        messages = bulk_insert(Message, rows)
+        bulk_link(
+            Message,
+            "partner_ids",
+            [(mid, pid) for mid, pids in zip(messages.ids, links, strict=True) for pid in pids],
+        )
+        return messages.sudo(False).with_env(self.env)
 
     def _dunning_queue_mails(self, posts, messages):
         """mail.mail + mail.notification of the messages, as mail.thread's
@@ -482,14 +534,23 @@ class DunningEvent(models.Model):
                 "references": references,
                 "auto_delete": True,
                 "body_html": layouts.render(partner, message, rdata),
-                "recipient_ids": [Command.link(recipient.id)],
+                "recipient_ids": recipient.id,
             }
             if headers:
                 vals["headers"] = repr(headers)
             mail_vals.append(vals)
             notif_partner.append((message, recipient.id))
-        mails = self.env["mail.mail"].sudo().with_context(clean_context(self.env.context)).create(mail_vals)
-        self.env["mail.notification"].sudo().with_context(clean_context(self.env.context)).create(
+        Mail = self.env["mail.mail"].sudo().with_context(clean_context(self.env.context))
+        recipients = [vals.pop("recipient_ids") for vals in mail_vals]
+        # mail.mail.create() would mark them as notifications of their message.
+        mails = bulk_insert(Mail, [dict(vals, is_notification=True) for vals in mail_vals])
+        bulk_link(
+            Mail,
+            "recipient_ids",
+            [(mail_id, rid) for mail_id, rid in zip(mails.ids, recipients, strict=True)],
+        )
+        bulk_insert(
+            self.env["mail.notification"].sudo().with_context(clean_context(self.env.context)),
             [
                 {
                     "author_id": message.author_id.id,
@@ -498,28 +559,42 @@ class DunningEvent(models.Model):
                     "notification_status": "ready",
                     "notification_type": "email",
                     "res_partner_id": recipient_id,
-                    "mail_mail_id": mail.id,
+                    "mail_mail_id": mail_id,
                 }
-                for (message, recipient_id), mail in zip(notif_partner, mails, strict=True)
-            ]
+                for (message, recipient_id), mail_id in zip(notif_partner, mails.ids, strict=True)
+            ],
         )
 
     def _dunning_send_activity(self):
+        """The levels' activities, created in one batch (what ``activity_schedule``
+        creates, one ``create`` for all events)."""
+        if self.env.context.get("mail_activity_automation_skip"):
+            return
+        model_id = self.env["ir.model"]._get("res.partner").id
+        vals_list, users = [], []
         for event in self:
             level = event.level_id
-            partner = event.partner_id
             user = event._dunning_activity_user()
-            activity = partner.activity_schedule(
-                activity_type_id=level.activity_type_id.id,
-                summary=level.activity_summary or level.name,
-                note=self.env._(
-                    "%(count)s invoice(s), %(total)s owed.",
-                    count=len(event.invoice_ids),
-                    total=event._get_total_owed_display(),
-                ),
-                user_id=user.id,
-                date_deadline=event.date,
+            activity_type = level.activity_type_id
+            users.append(user)
+            vals_list.append(
+                {
+                    "activity_type_id": activity_type.id,
+                    "summary": level.activity_summary or level.name or activity_type.summary,
+                    "automated": True,
+                    "note": self.env._(
+                        "%(count)s invoice(s), %(total)s owed.",
+                        count=len(event.invoice_ids),
+                        total=event._get_total_owed_display(),
+                    ),
+                    "date_deadline": event.date,
+                    "res_model_id": model_id,
+                    "res_id": event.partner_id.id,
+                    "user_id": user.id,
+                }
             )
+        activities = self.env["mail.activity"].create(vals_list)
+        for event, activity, user in zip(self, activities, users, strict=True):
             event.write(
                 {
                     "activity_id": activity.id,

@@ -7,6 +7,7 @@ from odoo.sql_db import Cursor
 from odoo.tests import tagged
 from odoo.tools import SQL
 
+from ..tools.bulk import bulk_insert, bulk_log
 from .common import DunningCommon
 
 
@@ -185,3 +186,54 @@ class TestDunningPerformance(DunningCommon):
             partner | follower.partner_id,
             "customer and follower notified",
         )
+
+    def test_bulk_records_match_the_orm(self):
+        """The set-based inserts of a run write what the ORM would write."""
+        partner = self._customers_with_invoices(1, per_customer=2, tag="bulk")
+        moves = self.env["account.move"].search([("partner_id", "=", partner.id)])
+        # Chatter notes: same records as _message_log_batch, text escaped.
+        text = "Dunning: “Final” sent to A & B <script>x</script>."
+        fast = bulk_log(moves, dict.fromkeys(moves.ids, text))
+        ref = moves._message_log_batch(bodies=dict.fromkeys(moves.ids, text))
+        self.assertEqual(len(fast), 2)
+        for fast_msg, ref_msg in zip(fast.sorted("res_id"), ref.sorted("res_id"), strict=True):
+            for fname in (
+                "body",
+                "model",
+                "res_id",
+                "message_type",
+                "is_internal",
+                "subtype_id",
+                "author_id",
+                "email_from",
+                "reply_to",
+                "email_add_signature",
+                "record_company_id",
+                "record_alias_domain_id",
+            ):
+                self.assertEqual(fast_msg[fname], ref_msg[fname], fname)
+        self.assertNotIn("<script>", str(fast[0].body))
+        self.assertIn(fast[0], moves[0].message_ids, "the cached chatter of the invoice is refreshed")
+        # Events: defaults, stored computed name, inverse one2many kept consistent.
+        level = self.ruler.level_ids[0]
+        self.assertFalse(partner.dunning_event_ids)  # cached before the insert
+        events = bulk_insert(
+            self.env["dunning.event"],
+            [
+                {
+                    "partner_id": partner.id,
+                    "company_id": self.company.id,
+                    "level_id": level.id,
+                    "date": self.DUE,
+                    "currency_id": self.currency.id,
+                    "channel": "none",
+                }
+            ],
+        )
+        self.assertEqual(events.state, "done", "default applied")
+        self.assertEqual(events.origin, "run", "default applied")
+        self.assertEqual(events.user_id, self.env.user, "default applied")
+        self.assertEqual(events.name, f"{partner.display_name} / {level.name} / {self.DUE}")
+        self.assertIn(events, partner.dunning_event_ids)
+        with self.assertRaises(ValueError):
+            bulk_insert(self.env["dunning.event"], [{"tone": "firm"}])

@@ -4,6 +4,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, plaintext2html
 
+from odoo.addons.dunning_ruler.tools.bulk import bulk_log
+
 from ..tools.quiet_hours import next_window_opening
 from ..tools.sms_segments import sms_normalize_text, sms_segment_info
 
@@ -284,8 +286,7 @@ class DunningEvent(models.Model):
             event = message_event[sms.mail_message_id.id]
             sms.dunning_event_id = event
             event.sms_uuid = sms.uuid
-        if invoice_logs:
-            self.env["account.move"].browse(invoice_logs)._message_log_batch(bodies=invoice_logs)
+        bulk_log(self.env["account.move"].browse(invoice_logs), invoice_logs)
 
     # ------------------------------------------------------------------
     # Messages waiting for the sending window
