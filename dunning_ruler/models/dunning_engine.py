@@ -301,6 +301,8 @@ class DunningEngine(models.AbstractModel):
             "events": 0,
         }
         candidates = self._candidate_partner_ids(as_of, company_ids, partner_ids)
+        # Templates compiled by the first batch serve the next ones.
+        self = self.with_context(dunning_render_cache={})  # noqa: PLW0642
         if autocommit:
             self.env["ir.cron"]._commit_progress(remaining=len(candidates))
         for start in range(0, len(candidates), batch_size):
@@ -366,7 +368,9 @@ class DunningEngine(models.AbstractModel):
             else:
                 currency = step_lines[0].company_currency_id
                 amount = sum(line.amount_residual for line in step_lines)
-            channels = level._get_channels() or ["none"]
+            # A skipped level sends nothing on any channel: one event records it (a first
+            # run's catch-up skips most levels of the older invoices).
+            channels = ["none"] if step.skipped else (level._get_channels() or ["none"])
             name = Event._dunning_event_name(partner_of[step.partner_id], level, as_of)
             for channel in channels:
                 vals_list.append(

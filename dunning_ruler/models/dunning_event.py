@@ -27,7 +27,10 @@ class _LayoutCache:
 
     def __init__(self, env):
         self.env = env
-        self.skeletons = {}
+        # Shared by the batches of a run when it passes a cache (same author, layout
+        # and companies from one batch to the next).
+        run_cache = env.context.get("dunning_render_cache")
+        self.skeletons = {} if run_cache is None else run_cache.setdefault("layouts", {})
 
     def _standard(self, partner, message, rdata):
         for _lang, render_values, group in partner._notify_get_classified_recipients_iterator(
@@ -243,23 +246,15 @@ class DunningEvent(models.Model):
         record (tens of milliseconds each); here the body is wrapped in a loop over the
         events, rendered in one pass and split on a random separator."""
         results = {}
+        # Compiled templates outlive the batch when the run passes a cache: every
+        # batch of a run renders the same few templates.
+        run_cache = self.env.context.get("dunning_render_cache")
+        run_cache = {} if run_cache is None else run_cache
         for tmpl, event_ids in template._classify_per_lang(self.ids).values():
             src = tmpl.body_html
             if not src or not event_ids:
                 results.update(dict.fromkeys(event_ids, ""))
                 continue
-            separator = Markup("<!--dunning-split-%s-->") % uuid.uuid4().hex
-            root = html.fragment_fromstring(src, create_parent="div")
-            loop = etree.Element("t", {"t-foreach": "dunning_events", "t-as": "object"})
-            loop.text, root.text = root.text, None
-            for child in list(root):
-                loop.append(child)
-            etree.SubElement(loop, "t", {"t-out": "dunning_separator"})
-            root.append(loop)
-            variables = tmpl._render_eval_context()
-            variables.update(
-                dunning_events=tmpl.env[tmpl.render_model].browse(event_ids), dunning_separator=separator
-            )
             options = {}
             if (
                 not tmpl._unrestricted_rendering
@@ -267,10 +262,26 @@ class DunningEvent(models.Model):
                 and not tmpl.env.user.has_group("mail.group_mail_template_editor")
             ):
                 options["raise_on_forbidden_code_for_model"] = tmpl.render_model
+            key = (str(src), tuple(sorted(options.items())))
+            if key not in run_cache:
+                root = html.fragment_fromstring(src, create_parent="div")
+                loop = etree.Element("t", {"t-foreach": "dunning_events", "t-as": "object"})
+                loop.text, root.text = root.text, None
+                for child in list(root):
+                    loop.append(child)
+                etree.SubElement(loop, "t", {"t-out": "dunning_separator"})
+                root.append(loop)
+                run_cache[key] = (root, {})
+            root, compile_cache = run_cache[key]
+            separator = Markup("<!--dunning-split-%s-->") % uuid.uuid4().hex
+            variables = tmpl._render_eval_context()
+            variables.update(
+                dunning_events=tmpl.env[tmpl.render_model].browse(event_ids), dunning_separator=separator
+            )
             try:
                 rendered = (
                     tmpl.env["ir.qweb"]
-                    .with_context(dunning_qweb_compile_cache={})
+                    .with_context(dunning_qweb_compile_cache=compile_cache)
                     ._render(root, variables, **options)[5:-6]
                 )
             except Exception:
