@@ -398,21 +398,24 @@ class DunningEvent(models.Model):
         partners = Partner.browse(dict.fromkeys(event.partner_id.id for event, *_rest in posts))
         subtype_id = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
         recipient_ids = list({recipient.id for _event, recipient, *_rest in posts})
-        recipients_data = self.env["mail.followers"]._get_recipient_data(
-            partners, "comment", subtype_id, recipient_ids
-        )
+        # Followers per customer, and the recipients' data, in two queries: given both
+        # at once, _get_recipient_data copies every recipient into every customer's
+        # entry (quadratic in the batch size).
+        Followers = self.env["mail.followers"]
+        followers_data = Followers._get_recipient_data(partners, "comment", subtype_id)
+        recipients_data = Followers._get_recipient_data(Partner, "comment", subtype_id, recipient_ids)[0]
         author_id, email_from = Partner._message_compute_author(None, None)
         real_author = Partner._message_compute_real_author(author_id)
         fast, result = [], {}
         for post in posts:
             event, recipient = post[0], post[1]
-            data = recipients_data.get(event.partner_id.id, {})
+            data = followers_data.get(event.partner_id.id, {})
             notified = {
                 pid
                 for pid, pdata in data.items()
                 if pdata["is_follower"] and pdata["active"] and pid != real_author.id
             }
-            rdata = data.get(recipient.id)
+            rdata = recipients_data.get(recipient.id)
             if (
                 Partner._mail_flat_thread  # would need each message's parent: not batched
                 or notified - {recipient.id}
