@@ -309,9 +309,9 @@ def section_selection(registry, args, out):
         out["preview_steps"] = len(steps)
 
 
-def _cron_env(env, end_time):
+def _cron_env(env, end_time, xmlid="dunning_ruler.ir_cron_dunning_run"):
     """The context ir.cron gives a job: a progress record, commits per batch."""
-    cron = env.ref("dunning_ruler.ir_cron_dunning_run")
+    cron = env.ref(xmlid)
     cron, progress = cron._add_progress()
     env.cr.commit()
     return cron.with_context(cron_id=cron.id, cron_end_time=end_time).env, progress
@@ -324,6 +324,10 @@ def _run_once(registry, mode, end_time=float("inf"), batch_size=None):
             env["ir.config_parameter"].set_param("dunning_ruler.batch_size", batch_size)
         if mode == "single":
             summary = env["dunning.ruler"].run_dunning(as_of=AS_OF)
+        elif mode == "helper":
+            # What the second worker's scheduled action runs (_cron_run_dunning_helper)
+            cron_env, _progress = _cron_env(env, end_time, "dunning_ruler.ir_cron_dunning_run_helper")
+            summary = cron_env["dunning.ruler"].with_context(dunning_helper=True).run_dunning(as_of=AS_OF)
         else:
             cron_env, _progress = _cron_env(env, end_time)
             summary = cron_env["dunning.ruler"].run_dunning(as_of=AS_OF)
@@ -407,6 +411,50 @@ def section_concurrent(registry, args, out):
         n: {k: results[n][k] for k in ("partners", "events", "locked")} for n in sorted(results)
     }
     out["errors"] = errors
+    _check(registry, out)
+
+
+def section_helper(registry, args, out):
+    """The helper scheduled action's run alone (started by section_parallel)."""
+    t0 = time.perf_counter()
+    out["helper_summary"] = _run_once(registry, "helper", batch_size=args.batch_size)
+    out["helper_s"] = time.perf_counter() - t0
+
+
+def section_parallel(registry, args, out):
+    """The scheduled action and its helper at once, as two cron worker processes of
+    Odoo's multi-process server: the helper runs in another process."""
+    import subprocess
+    import tempfile
+
+    with tempfile.NamedTemporaryFile(suffix=".json", delete=False) as f:
+        helper_results = f.name
+    cmd = [sys.executable, os.path.abspath(__file__), "-c", args.config, "-d", args.database, "run"]
+    cmd += ["--sections", "helper", "--results", helper_results]
+    if args.batch_size:
+        cmd += ["--batch-size", str(args.batch_size)]
+    q0 = _sql_count()
+    t0 = time.perf_counter()
+    helper = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
+    main = _run_once(registry, "cron", batch_size=args.batch_size)
+    main_s = time.perf_counter() - t0
+    rc = helper.wait()
+    out["run_s"] = time.perf_counter() - t0
+    out["queries"] = _sql_count() - q0  # the main worker's
+    out["rss_growth_mb"] = 0.0
+    with open(helper_results) as f:
+        helper_out = json.load(f)
+    os.unlink(helper_results)
+    helper_summary = helper_out.get("helper_summary") or {}
+    out["summary"] = {k: v + helper_summary.get(k, 0) if isinstance(v, int) else v for k, v in main.items()}
+    out["workers"] = {
+        "main": {"s": round(main_s, 1), **{k: main[k] for k in ("partners", "events", "locked")}},
+        "helper": {
+            "s": round(helper_out.get("helper_s", 0), 1),
+            **{k: helper_summary.get(k) for k in ("partners", "events", "locked")},
+        },
+    }
+    out["errors"] = [] if rc == 0 and helper_summary else [f"helper exited {rc}"]
     _check(registry, out)
 
 
@@ -583,6 +631,8 @@ SECTIONS = {
     "run": section_run,
     "concurrent": section_concurrent,
     "resume": section_resume,
+    "helper": section_helper,
+    "parallel": section_parallel,
     "outbox": section_outbox,
 }
 

@@ -31,7 +31,7 @@ DEFAULT_BATCH_SIZE = 500
 MAX_BATCH_ATTEMPTS = 3
 
 
-@dataclass
+@dataclass(slots=True)
 class PlanStep:
     """A level to execute (or to record as skipped) for a customer's installments."""
 
@@ -144,30 +144,30 @@ class DunningEngine(models.AbstractModel):
         lead_days = max(0, -min(shift for *_rest, shifts in ladders.values() for shift in shifts))
         self.env.cr.execute(self._open_lines_query(as_of, company_ids, partner_ids, lead_days))
         due = []
+        # Installments share few (ladder, days late, level reached) combinations: each
+        # one's due levels are worked out once.
+        matches = {}
         for line_id, move_id, company_id, partner_id, grade_id, days, reached in self.env.cr.fetchall():
-            ladder = ladders.get((grade_id, company_id))
-            if ladder is None:
-                continue
-            ruler_id, level_ids, offsets, shifts = ladder
-            indexes = [
-                i
-                for i, shift in enumerate(shifts)
-                if shift <= days and (reached is None or offsets[i] > reached)
-            ]
-            if indexes:
-                due.append(
-                    (
-                        line_id,
-                        move_id,
-                        company_id,
-                        partner_id,
-                        grade_id,
-                        ruler_id,
-                        [level_ids[i] for i in indexes],
-                        [offsets[i] for i in indexes],
-                    )
-                )
+            key = (grade_id, company_id, days, reached)
+            match = matches.get(key)
+            if match is None:
+                ladder = ladders.get((grade_id, company_id))
+                match = matches[key] = ladder and self._due_levels(ladder, days, reached)
+            if match:
+                due.append((line_id, move_id, company_id, partner_id, grade_id, *match))
         return due
+
+    @api.model
+    def _due_levels(self, ladder, days, reached):
+        """(ruler, [level ids], [offsets]) of the levels of ``ladder`` due ``days`` after
+        the due date and beyond the offset ``reached``; None if there is none."""
+        ruler_id, level_ids, offsets, shifts = ladder
+        indexes = [
+            i for i, shift in enumerate(shifts) if shift <= days and (reached is None or offsets[i] > reached)
+        ]
+        if not indexes:
+            return None
+        return ruler_id, [level_ids[i] for i in indexes], [offsets[i] for i in indexes]
 
     @api.model
     def _candidate_partner_ids(self, as_of, company_ids, partner_ids=None):
@@ -234,22 +234,25 @@ class DunningEngine(models.AbstractModel):
                 while top >= 0 and (partner_id, level_ids[top]) in failed:
                     top -= 1
             for index, level_id in enumerate(level_ids):
-                skipped = index != top
-                key = (partner_id, level_id, skipped)
+                key = (partner_id, level_id, index != top)
                 step = steps.get(key)
                 if step is None:
                     step = steps[key] = PlanStep(
-                        partner_id=partner_id,
-                        company_id=company_id,
-                        grade_id=grade_id,
-                        ruler_id=ruler_id,
-                        level_id=level_id,
-                        offset_days=offsets[index],
-                        skipped=skipped,
-                        reason=failed.get((partner_id, level_id), "") if failed else "",
+                        partner_id,
+                        company_id,
+                        grade_id,
+                        ruler_id,
+                        level_id,
+                        offsets[index],
+                        index != top,
+                        [line_id],
+                        [move_id],
+                        failed.get((partner_id, level_id), "") if failed else "",
                     )
+                    continue
                 step.line_ids.append(line_id)
-                if move_id not in step.move_ids:
+                # the lines of an invoice come together: its last move first
+                if step.move_ids[-1] != move_id and move_id not in step.move_ids:
                     step.move_ids.append(move_id)
         return sorted(steps.values(), key=lambda s: (s.partner_id, s.offset_days, s.skipped))
 
@@ -303,8 +306,15 @@ class DunningEngine(models.AbstractModel):
         candidates = self._candidate_partner_ids(as_of, company_ids, partner_ids)
         # Templates compiled by the first batch serve the next ones.
         self = self.with_context(dunning_render_cache={})  # noqa: PLW0642
+        helper = self.env.context.get("dunning_helper")
+        if helper:
+            # A second worker takes the customers from the other end: the two meet in
+            # the middle instead of queueing behind each other's locks.
+            candidates.reverse()
         if autocommit:
             self.env["ir.cron"]._commit_progress(remaining=len(candidates))
+            if not helper and len(candidates) > batch_size:
+                self._trigger_helper()
         for start in range(0, len(candidates), batch_size):
             chunk = candidates[start : start + batch_size]
             for attempt in range(1, MAX_BATCH_ATTEMPTS + 1):
@@ -337,6 +347,19 @@ class DunningEngine(models.AbstractModel):
                 break
         _logger.info("Dunning run of %s: %s", as_of, summary)
         return summary
+
+    @api.model
+    def _trigger_helper(self):
+        """Start the helper scheduled action now, for a second cron worker to share a
+        large run (``dunning_ruler.parallel_workers``, 2 by default; 1: none).
+
+        The customers are shared through their advisory locks, so the helper can never
+        dunn anyone twice; with Odoo's multi-process server (``--workers``) the two
+        runs use two processors."""
+        workers = self.env["ir.config_parameter"].sudo().get_param("dunning_ruler.parallel_workers", "2")
+        helper = self.env.ref("dunning_ruler.ir_cron_dunning_run_helper", raise_if_not_found=False)
+        if helper and helper.active and workers.strip().isdigit() and int(workers) > 1:
+            helper.sudo()._trigger()
 
     @api.model
     def _run_batch(self, partner_ids, as_of, company_ids):

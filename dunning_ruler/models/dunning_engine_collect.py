@@ -22,7 +22,9 @@ class DunningEngine(models.AbstractModel):
     def _run(self, as_of=None, company_ids=None, partner_ids=None, batch_size=None):
         # A missed instalment releases its invoices before the ladder is planned, so the
         # same run resumes their dunning; a kept plan keeps them out of it.
-        self.env["dunning.arrangement"].sudo()._check_arrangements(as_of=as_of, company_ids=company_ids)
+        # (Checked once per run: not again by the helper worker sharing a large run.)
+        if not self.env.context.get("dunning_helper"):
+            self.env["dunning.arrangement"].sudo()._check_arrangements(as_of=as_of, company_ids=company_ids)
         return super()._run(
             as_of=as_of, company_ids=company_ids, partner_ids=partner_ids, batch_size=batch_size
         )

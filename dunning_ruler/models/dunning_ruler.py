@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError, ValidationError
 
@@ -72,6 +74,29 @@ class DunningRuler(models.Model):
     @api.model
     def _cron_run_dunning(self):
         return self.sudo().run_dunning()
+
+    @api.model
+    def _cron_run_dunning_helper(self):
+        """Second worker of a large run (triggered by the run itself): shares the
+        customers of today's run while the main scheduled action is in progress."""
+        main = self.env.ref("dunning_ruler.ir_cron_dunning_run", raise_if_not_found=False)
+        if not main:
+            return None
+        running = (
+            self.env["ir.cron.progress"]
+            .sudo()
+            .search_count(
+                [
+                    ("cron_id", "=", main.id),
+                    ("remaining", ">", 0),
+                    ("create_date", ">=", fields.Datetime.now() - timedelta(days=1)),
+                ],
+                limit=1,
+            )
+        )
+        if not running:
+            return None
+        return self.sudo().with_context(dunning_helper=True).run_dunning()
 
     def action_run_now(self):
         """Start the run in the background (the scheduled action, triggered now) and

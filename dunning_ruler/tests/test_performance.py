@@ -2,7 +2,7 @@ import difflib
 from datetime import timedelta
 from unittest.mock import patch
 
-from odoo import Command
+from odoo import Command, fields
 from odoo.sql_db import Cursor
 from odoo.tests import tagged
 from odoo.tools import SQL
@@ -237,3 +237,53 @@ class TestDunningPerformance(DunningCommon):
         self.assertIn(events, partner.dunning_event_ids)
         with self.assertRaises(ValueError):
             bulk_insert(self.env["dunning.event"], [{"tone": "firm"}])
+
+
+@tagged("post_install", "-at_install")
+class TestDunningHelperWorker(DunningCommon):
+    """A large scheduled run starts a second worker, which only ever helps a run in
+    progress and takes the customers from the other end."""
+
+    def _helper_triggers(self):
+        helper = self.env.ref("dunning_ruler.ir_cron_dunning_run_helper")
+        return self.env["ir.cron.trigger"].search([("cron_id", "=", helper.id)])
+
+    def test_trigger_follows_the_setting(self):
+        before = self._helper_triggers()
+        self.env["dunning.engine"]._trigger_helper()
+        self.assertEqual(len(self._helper_triggers() - before), 1, "2 workers by default")
+        self.env["ir.config_parameter"].set_param("dunning_ruler.parallel_workers", "1")
+        before = self._helper_triggers()
+        self.env["dunning.engine"]._trigger_helper()
+        self.assertFalse(self._helper_triggers() - before, "one worker: no helper")
+
+    def test_helper_only_helps_a_run_in_progress(self):
+        today = fields.Date.context_today(self.env["dunning.ruler"])
+        self._invoice(self.customer, 300.0, due=today - timedelta(days=3))
+        self.assertIsNone(self.env["dunning.ruler"]._cron_run_dunning_helper())
+        self.assertFalse(self._events(), "no run in progress: the helper does nothing")
+        main = self.env.ref("dunning_ruler.ir_cron_dunning_run")
+        self.env["ir.cron.progress"].create({"cron_id": main.id, "remaining": 10})
+        summary = self.env["dunning.ruler"]._cron_run_dunning_helper()
+        self.assertEqual(summary["partners"], 1)
+        self.assertTrue(self._events(state="done"))
+        # What the main worker then finds: nothing left for this customer.
+        self.assertEqual(self.env["dunning.ruler"].run_dunning()["events"], 0)
+
+    def test_helper_takes_customers_from_the_other_end(self):
+        customers = [self._create_customer(f"Helper {i}") for i in range(3)]
+        for customer in customers:
+            self._invoice(customer, 100.0)
+        day = self.DUE + timedelta(days=3)
+        seen = []
+        Engine = type(self.env["dunning.engine"])
+        run_batch = Engine._run_batch
+
+        def spy(engine, partner_ids, as_of, company_ids):
+            seen.append(list(partner_ids))
+            return run_batch(engine, partner_ids, as_of, company_ids)
+
+        with patch.object(Engine, "_run_batch", spy):
+            self.env["dunning.engine"].with_context(dunning_helper=True)._run(as_of=day, batch_size=1)
+        ids = sorted(c.id for c in customers)
+        self.assertEqual([batch[0] for batch in seen if batch[0] in ids], ids[::-1])
