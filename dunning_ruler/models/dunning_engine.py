@@ -482,8 +482,9 @@ class DunningEngine(models.AbstractModel):
                 """
                 UPDATE account_move m
                    SET dunning_level_id = top.level_id, dunning_last_date = %s,
-                       -- the reminders link each invoice to the portal: its token is set
-                       -- here, in the same row update, rather than in one more per invoice
+                       -- every channel links the invoices to the portal: tokens are set in
+                       -- this row update (get_portal_url() would write each invoice through
+                       -- account.move.write while rendering, lines re-synchronised)
                        access_token = COALESCE(m.access_token, gen_random_uuid()::text)
                   FROM (
                         SELECT DISTINCT ON (aml.move_id) aml.move_id, aml.dunning_level_id AS level_id

@@ -217,27 +217,6 @@ class DunningEvent(models.Model):
         partner = self.partner_id
         return partner.browse(partner.address_get(["invoice"])["invoice"]) or partner
 
-    def _dunning_ensure_portal_tokens(self):
-        """Give the invoices of these events their portal token in one statement.
-
-        The templates link every invoice to the portal; ``_portal_ensure_token`` would
-        otherwise write each token through ``account.move.write`` while rendering (one
-        full invoice write, with its line synchronisation, per invoice)."""
-        invoices = self.invoice_ids | self.line_ids.move_id
-        if not invoices:
-            return
-        invoices.flush_recordset(["access_token"])
-        self.env.cr.execute(
-            SQL(
-                """
-                UPDATE account_move SET access_token = gen_random_uuid()::text
-                 WHERE id = ANY(%s) AND access_token IS NULL
-                """,
-                invoices.ids,
-            )
-        )
-        invoices.invalidate_recordset(["access_token"])
-
     def _dunning_render_bodies(self, template):
         """{event id: body of ``template`` rendered for it}, as ``_render_field`` would
         render it, but compiled once per language instead of once per event.
@@ -308,7 +287,7 @@ class DunningEvent(models.Model):
         return results
 
     def _dunning_send_email(self):
-        self._dunning_ensure_portal_tokens()
+        # The invoices' portal tokens were set with their level (engine._mark_reached).
         by_template = defaultdict(lambda: self.browse())
         for event in self:
             by_template[event.level_id.mail_template_id] |= event
