@@ -2,7 +2,9 @@ import difflib
 from datetime import timedelta
 from unittest.mock import patch
 
-from odoo import Command, fields
+from freezegun import freeze_time
+
+from odoo import Command
 from odoo.sql_db import Cursor
 from odoo.tests import tagged
 from odoo.tools import SQL
@@ -258,17 +260,19 @@ class TestDunningHelperWorker(DunningCommon):
         self.assertFalse(self._helper_triggers() - before, "one worker: no helper")
 
     def test_helper_only_helps_a_run_in_progress(self):
-        today = fields.Date.context_today(self.env["dunning.ruler"])
-        self._invoice(self.customer, 300.0, due=today - timedelta(days=3))
-        self.assertIsNone(self.env["dunning.ruler"]._cron_run_dunning_helper())
-        self.assertFalse(self._events(), "no run in progress: the helper does nothing")
-        main = self.env.ref("dunning_ruler.ir_cron_dunning_run")
-        self.env["ir.cron.progress"].create({"cron_id": main.id, "remaining": 10})
-        summary = self.env["dunning.ruler"]._cron_run_dunning_helper()
-        self.assertEqual(summary["partners"], 1)
-        self.assertTrue(self._events(state="done"))
-        # What the main worker then finds: nothing left for this customer.
-        self.assertEqual(self.env["dunning.ruler"].run_dunning()["events"], 0)
+        self._invoice(self.customer, 300.0)
+        Ruler = self.env["dunning.ruler"]
+        # The scheduled actions run for today: a fixed one.
+        with freeze_time(self.DUE + timedelta(days=3)):
+            self.assertIsNone(Ruler._cron_run_dunning_helper())
+            self.assertFalse(self._events(), "no run in progress: the helper does nothing")
+            main = self.env.ref("dunning_ruler.ir_cron_dunning_run")
+            self.env["ir.cron.progress"].create({"cron_id": main.id, "remaining": 10})
+            summary = Ruler._cron_run_dunning_helper()
+            self.assertEqual(summary["partners"], 1)
+            self.assertTrue(self._events(state="done"))
+            # What the main worker then finds: nothing left for this customer.
+            self.assertEqual(Ruler.run_dunning()["events"], 0)
 
     def test_helper_takes_customers_from_the_other_end(self):
         customers = [self._create_customer(f"Helper {i}") for i in range(3)]
