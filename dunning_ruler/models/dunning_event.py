@@ -568,12 +568,11 @@ class DunningEvent(models.Model):
         for event in self:
             level = event.level_id
             user = event._dunning_activity_user()
-            activity_type = level.activity_type_id
             users.append(user)
             vals_list.append(
                 {
-                    "activity_type_id": activity_type.id,
-                    "summary": level.activity_summary or level.name or activity_type.summary,
+                    "activity_type_id": level.activity_type_id.id,
+                    "summary": level.activity_summary or level.name,
                     "automated": True,
                     "note": self.env._(
                         "%(count)s invoice(s), %(total)s owed.",

@@ -64,9 +64,7 @@ def bulk_insert(model, rows):
         ]
     )
     default_columns = {
-        name: model_fields[name].convert_to_column(value, model)
-        for name, value in defaults.items()
-        if name in model_fields and model_fields[name].column_type
+        name: model_fields[name].convert_to_column(value, model) for name, value in defaults.items()
     }
     columns = sorted(given | set(default_columns))
     model.flush_model()
