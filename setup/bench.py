@@ -448,7 +448,6 @@ def section_parallel(registry, args, out):
     rc = helper.wait()
     out["run_s"] = time.perf_counter() - t0
     out["queries"] = _sql_count() - q0  # the main worker's
-    out["rss_growth_mb"] = 0.0
     with open(helper_results) as f:
         helper_out = json.load(f)
     os.unlink(helper_results)
@@ -660,8 +659,9 @@ def report(size, out):
         s = out["summary"]
         print(
             f"run: {out['run_s']:.1f} s wall, {size / out['run_s']:.0f} invoices/s, "
-            f"{out['queries']} SQL queries, "
-            f"peak RSS +{out['rss_growth_mb']:.0f} MB"
+            f"{out['queries']} SQL queries"
+            # (not measured across the processes of --mode parallel)
+            + (f", peak RSS +{out['rss_growth_mb']:.0f} MB" if "rss_growth_mb" in out else "")
             + (
                 f", tracemalloc peak {out['tracemalloc_peak_mb']:.0f} MB"
                 if "tracemalloc_peak_mb" in out
