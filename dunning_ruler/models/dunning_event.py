@@ -527,20 +527,19 @@ class DunningEvent(models.Model):
                 "references": references,
                 "auto_delete": True,
                 "body_html": layouts.render(partner, message, rdata),
-                "recipient_ids": recipient.id,
+                # mail.mail.create() would mark it as a notification of its message
+                "is_notification": True,
             }
             if headers:
                 vals["headers"] = repr(headers)
             mail_vals.append(vals)
             notif_partner.append((message, recipient.id))
         Mail = self.env["mail.mail"].sudo().with_context(clean_context(self.env.context))
-        recipients = [vals.pop("recipient_ids") for vals in mail_vals]
-        # mail.mail.create() would mark them as notifications of their message.
-        mails = bulk_insert(Mail, [dict(vals, is_notification=True) for vals in mail_vals])
+        mails = bulk_insert(Mail, mail_vals)
         bulk_link(
             Mail,
             "recipient_ids",
-            [(mail_id, rid) for mail_id, rid in zip(mails.ids, recipients, strict=True)],
+            [(mail_id, rid) for mail_id, (_message, rid) in zip(mails.ids, notif_partner, strict=True)],
         )
         bulk_insert(
             self.env["mail.notification"].sudo().with_context(clean_context(self.env.context)),

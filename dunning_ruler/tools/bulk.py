@@ -171,7 +171,7 @@ def bulk_log(records, bodies):
     return bulk_insert(
         Message,
         [
-            dict(base, res_id=record_id, body=Markup("<p>%s</p>") % bodies.get(record_id, ""))
+            dict(base, res_id=record_id, body=Markup("<p>%s</p>") % bodies[record_id])
             for record_id in records.ids
         ],
     )
