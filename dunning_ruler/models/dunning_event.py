@@ -287,10 +287,11 @@ class DunningEvent(models.Model):
         return results
 
     def _dunning_send_email(self):
-        # The invoices and installments of every event in one read: rendered per
+        # The invoices and installments of every event read at once: rendered per
         # template and language, they would be read group by group. (Their portal
         # tokens were set with their level, engine._mark_reached.)
-        self.fetch(["invoice_ids", "line_ids"])
+        self.line_ids.fetch()
+        (self.invoice_ids | self.line_ids.move_id).fetch()
         by_template = defaultdict(lambda: self.browse())
         for event in self:
             by_template[event.level_id.mail_template_id] |= event
