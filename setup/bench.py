@@ -17,6 +17,7 @@ the access module's outbox) only needs such a function and its name in
 """
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -26,6 +27,8 @@ import sys
 import threading
 import time
 import tracemalloc
+from collections import Counter
+from contextlib import contextmanager
 from datetime import date, timedelta
 
 # The date every run is "today" for: data dates are relative to it, so cached data
@@ -299,6 +302,12 @@ def section_selection(registry, args, out):
             elapsed = time.perf_counter() - t0
             best = elapsed if best is None else min(best, elapsed)
         out["bare_sql_rows"] = len(rows)
+        # Write-heavy runs depend on the server's memory and checkpoint settings.
+        cr.execute(
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
+            (["shared_buffers", "max_wal_size", "checkpoint_timeout"],),
+        )
+        out["pg_settings"] = dict(cr.fetchall())
         out["bare_sql_s"] = best
         # The engine's own selection (all levels of all rulers, every customer), timed
         # like the bare query: best of 3 (the first also warms the registry's caches).
@@ -371,6 +380,60 @@ def _check(registry, out):
     out["rerun_events"] = _run_once(registry, "cron")["events"]
 
 
+class _Clock:
+    """Exclusive wall time per category: a wrapped call pauses its caller's clock,
+    so SQL run while rendering counts as SQL, not as rendering."""
+
+    def __init__(self):
+        self.spent = Counter()
+        self._stack = []
+
+    def wrap(self, name, func):
+        @functools.wraps(func)
+        def timed(*args, **kwargs):
+            now = time.perf_counter()
+            if self._stack:
+                self.spent[self._stack[-1][0]] += now - self._stack[-1][1]
+            self._stack.append([name, now])
+            try:
+                return func(*args, **kwargs)
+            finally:
+                end = time.perf_counter()
+                category, since = self._stack.pop()
+                self.spent[category] += end - since
+                if self._stack:
+                    self._stack[-1][1] = end
+
+        return timed
+
+
+@contextmanager
+def _time_spent():
+    """Where a run's time goes: PostgreSQL (every query and commit, waits included), HTML
+    sanitising (mail.message bodies, through the Html field), QWeb rendering (of the
+    email bodies and the layout), and the rest."""
+    from odoo import sql_db
+    from odoo.orm import fields_textual
+
+    from odoo.addons.base.models.ir_qweb import IrQweb
+
+    clock = _Clock()
+    patched = [
+        (sql_db.Cursor, "execute", "sql"),
+        (sql_db.Cursor, "commit", "sql"),  # flush queries, then the WAL flush of each batch
+        (fields_textual, "html_sanitize", "sanitize"),
+        (IrQweb, "_render", "qweb"),
+    ]
+    originals = [(owner, attr, getattr(owner, attr)) for owner, attr, _name in patched]
+    for (owner, attr, name), (_o, _a, func) in zip(patched, originals, strict=True):
+        setattr(owner, attr, clock.wrap(name, func))
+    try:
+        yield clock.spent
+    finally:
+        for owner, attr, func in originals:
+            setattr(owner, attr, func)
+
+
 def section_run(registry, args, out):
     """One dunning run, the way the scheduled action does it (commit per batch)."""
     if args.tracemalloc:
@@ -378,8 +441,10 @@ def section_run(registry, args, out):
     rss0 = _maxrss_mb()
     q0 = _sql_count()
     t0 = time.perf_counter()
-    summary = _run_once(registry, args.mode, batch_size=args.batch_size)
+    with _time_spent() as spent:
+        summary = _run_once(registry, args.mode, batch_size=args.batch_size)
     out["run_s"] = time.perf_counter() - t0
+    out["time_spent"] = dict(spent)
     out["queries"] = _sql_count() - q0
     out["rss_growth_mb"] = _maxrss_mb() - rss0
     if args.tracemalloc:
@@ -672,6 +737,17 @@ def report(size, out):
             f"     {s['partners']} customers, {s['invoices']} invoices, {s['events']} events "
             f"({s['done']} done, {s['skipped']} skipped, {s['failed']} failed)"
         )
+    if "time_spent" in out:
+        spent, total = out["time_spent"], out["run_s"]
+        parts = [
+            ("PostgreSQL", spent.get("sql", 0.0)),
+            ("sanitising message bodies", spent.get("sanitize", 0.0)),
+            ("QWeb rendering", spent.get("qweb", 0.0)),
+        ]
+        parts.append(("the rest (ORM, planning, subjects)", total - sum(t for _n, t in parts)))
+        print("     where the time goes: " + ", ".join(f"{n} {t:.1f} s ({t / total:.0%})" for n, t in parts))
+    if "pg_settings" in out:
+        print("     PostgreSQL server: " + ", ".join(f"{k}={v}" for k, v in out["pg_settings"].items()))
     if "workers" in out:
         print(
             f"concurrent workers: {out['run_s']:.1f} s wall; {out['workers']}; "
