@@ -277,12 +277,22 @@ def _sql_count():
     return sql_db.sql_counter
 
 
+def _best_of(times, func):
+    """(shortest wall time of ``times`` calls of ``func``, its last result)."""
+    best = result = None
+    for _ in range(times):
+        t0 = time.perf_counter()
+        result = func()
+        elapsed = time.perf_counter() - t0
+        best = elapsed if best is None else min(best, elapsed)
+    return best, result
+
+
 def section_selection(registry, args, out):
     """Bare PostgreSQL selection of the overdue installments, for comparison."""
     with registry.cursor() as cr:
-        best = None
-        for _ in range(3):
-            t0 = time.perf_counter()
+
+        def bare_selection():
             cr.execute(
                 """
                 SELECT aml.id, aml.move_id, m.commercial_partner_id, aml.date_maturity,
@@ -298,30 +308,27 @@ def section_selection(registry, args, out):
                 """,
                 (AS_OF + timedelta(days=5),),
             )
-            rows = cr.fetchall()
-            elapsed = time.perf_counter() - t0
-            best = elapsed if best is None else min(best, elapsed)
+            return cr.fetchall()
+
+        out["bare_sql_s"], rows = _best_of(3, bare_selection)
         out["bare_sql_rows"] = len(rows)
+        # The engine's own selection (all levels of all rulers, every customer), timed
+        # like the bare query: best of 3 (the first also warms the registry's caches).
+        env = _env(cr)
+
+        def preview():
+            steps = env["dunning.engine"]._preview(as_of=AS_OF)
+            env.invalidate_all()
+            return steps
+
+        out["preview_s"], steps = _best_of(3, preview)
+        out["preview_steps"] = len(steps)
         # Write-heavy runs depend on the server's memory and checkpoint settings.
         cr.execute(
             "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
             (["shared_buffers", "max_wal_size", "checkpoint_timeout"],),
         )
         out["pg_settings"] = dict(cr.fetchall())
-        out["bare_sql_s"] = best
-        # The engine's own selection (all levels of all rulers, every customer), timed
-        # like the bare query: best of 3 (the first also warms the registry's caches).
-        env = _env(cr)
-        engine = env["dunning.engine"]
-        best = None
-        for _ in range(3):
-            t0 = time.perf_counter()
-            steps = engine._preview(as_of=AS_OF)
-            elapsed = time.perf_counter() - t0
-            best = elapsed if best is None else min(best, elapsed)
-            env.invalidate_all()
-        out["preview_s"] = best
-        out["preview_steps"] = len(steps)
 
 
 def _cron_env(env, end_time, xmlid="dunning_ruler.ir_cron_dunning_run"):
