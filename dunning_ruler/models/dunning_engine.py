@@ -251,7 +251,8 @@ class DunningEngine(models.AbstractModel):
                     )
                     continue
                 step.line_ids.append(line_id)
-                # the lines of an invoice come together: its last move first
+                # an invoice's installments come one after another (by line id): its
+                # move is usually the last one added
                 if step.move_ids[-1] != move_id and move_id not in step.move_ids:
                     step.move_ids.append(move_id)
         return sorted(steps.values(), key=lambda s: (s.partner_id, s.offset_days, s.skipped))
