@@ -89,7 +89,8 @@ class DunningRuler(models.Model):
                 [
                     ("cron_id", "=", main.id),
                     ("remaining", ">", 0),
-                    ("create_date", ">=", fields.Datetime.now() - timedelta(days=1)),
+                    # the clock create_date is written with (not Python's, frozen in tests)
+                    ("create_date", ">=", self.env.cr.now() - timedelta(days=1)),
                 ],
                 limit=1,
             )
