@@ -4,18 +4,11 @@
 ``conf`` is a dict copied from the platform and every function returns a dict.
 """
 
-import base64
-import hashlib
-import hmac
 import json
-import time
 
 import requests
 
-try:
-    from standardwebhooks.webhooks import Webhook
-except ImportError:  # pragma: no cover - the manual signature below is equivalent
-    Webhook = None
+from odoo.addons.dunning_ruler.tools import webhook
 
 RESPONSE_LIMIT = 2000
 
@@ -141,25 +134,11 @@ def traccar_write(conf, users, target, snapshot):
 
 
 # ---------------------------------------------------------------------- webhook
-def sign_webhook(secret, msg_id, timestamp, body):
-    """``v1,<base64 HMAC-SHA256 of id.timestamp.body>`` (Standard Webhooks)."""
-    if Webhook is not None:
-        from datetime import datetime, timezone
-
-        return Webhook(secret).sign(msg_id, datetime.fromtimestamp(timestamp, tz=timezone.utc), body.decode())
-    key = base64.b64decode(secret.removeprefix("whsec_") + "==")
-    digest = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(digest).decode()
-
-
 def webhook_send(conf, payload, msg_id):
     body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
-    timestamp = int(time.time())
     headers = {
         "Content-Type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(timestamp),
-        "webhook-signature": sign_webhook(conf["webhook_secret"], msg_id, timestamp, body),
+        **webhook.signed_headers(conf["webhook_secret"], msg_id, body),
     }
     session = requests.Session()
     try:

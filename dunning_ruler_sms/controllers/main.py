@@ -3,7 +3,7 @@ import logging
 
 from odoo.http import Controller, Response, request, route
 
-from ..tools.webhook import WebhookVerificationError
+from odoo.addons.dunning_ruler.tools.webhook import WebhookVerificationError
 
 _logger = logging.getLogger(__name__)
 

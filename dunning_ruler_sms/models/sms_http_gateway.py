@@ -8,7 +8,7 @@ from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 from odoo.tools.urls import urljoin as url_join
 
-from ..tools import webhook
+from odoo.addons.dunning_ruler.tools import webhook
 
 _logger = logging.getLogger(__name__)
 

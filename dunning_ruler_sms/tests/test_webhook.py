@@ -4,7 +4,7 @@ import uuid
 
 from odoo.tests import HttpCase, tagged
 
-from ..tools import webhook
+from odoo.addons.dunning_ruler.tools import webhook
 from .gateway_double import GatewayDouble
 
 

@@ -2,6 +2,10 @@
 ``{webhook-id}.{webhook-timestamp}.{body}``, sent as ``v1,<base64>`` in the
 webhook-signature header, with a base64 secret prefixed by ``whsec_``.
 
+The one implementation of the scheme for every Dunning Ruler addon: the SMS
+gateway's delivery reports, the access connector's outbound calls and the
+tracking-platform simulator all sign and verify through this module.
+
 The reference implementation (PyPI ``standardwebhooks``) is used when installed;
 the fallback below follows the same specification so that the addon does not
 depend on it.
@@ -37,7 +41,9 @@ def _secret_bytes(secret):
 
 
 def sign(secret, msg_id, timestamp, body):
-    """The webhook-signature value of ``body`` (str) sent at ``timestamp`` (int)."""
+    """The webhook-signature value of ``body`` (str or bytes) sent at ``timestamp`` (int)."""
+    if isinstance(body, bytes):
+        body = body.decode()
     to_sign = f"{msg_id}.{int(timestamp)}.{body}".encode()
     digest = hmac.new(_secret_bytes(secret), to_sign, hashlib.sha256).digest()
     return "v1," + base64.b64encode(digest).decode()
@@ -79,3 +85,13 @@ def verify(secret, body, headers):
             except ValueError as e:
                 raise WebhookVerificationError(f"Malformed webhook: {e}") from e
     raise WebhookVerificationError("No matching signature found")
+
+
+def signed_headers(secret, msg_id, body, timestamp=None):
+    """The three Standard Webhooks headers for sending ``body`` (bytes) now."""
+    timestamp = int(time.time()) if timestamp is None else int(timestamp)
+    return {
+        "webhook-id": msg_id,
+        "webhook-timestamp": str(timestamp),
+        "webhook-signature": sign(secret, msg_id, timestamp, body),
+    }
