@@ -10,3 +10,9 @@ class AccountMoveLine(models.Model):
         "dunning.level", copy=False, index="btree_not_null", ondelete="set null", readonly=True
     )
     dunning_last_date = fields.Date(copy=False, readonly=True)
+
+    dunning_pause_days = fields.Integer(
+        copy=False,
+        readonly=True,
+        help="Days this installment was paused by payment arrangements: its ladder resumes where it stopped.",
+    )

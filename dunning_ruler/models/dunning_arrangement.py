@@ -79,6 +79,8 @@ class DunningArrangement(models.Model):
     broken_reason = fields.Char(readonly=True, copy=False)
     note = fields.Text()
 
+    _LOCKED_FIELDS = frozenset({"partner_id", "company_id", "date_start", "invoice_ids", "line_ids"})
+
     @api.depends("partner_id", "date_start")
     def _compute_name(self):
         for plan in self:
@@ -144,8 +146,6 @@ class DunningArrangement(models.Model):
                     ("dunning_arrangement_id", "=", False),
                 ]
             )
-
-    _LOCKED_FIELDS = frozenset({"partner_id", "company_id", "date_start", "invoice_ids", "line_ids"})
 
     def write(self, vals):
         # An agreed plan is a record of what was agreed: only a new plan can change it.
@@ -306,34 +306,3 @@ class DunningArrangement(models.Model):
         fulfilled._release(as_of, "done", self.env._("Payment arrangement fulfilled."))
         for plan, reason in broken.items():
             plan._release(as_of, "broken", self.env._("Payment arrangement broken: dunning resumes."), reason)
-
-
-class DunningArrangementLine(models.Model):
-    _name = "dunning.arrangement.line"
-    _description = "Payment Arrangement Instalment"
-    _order = "arrangement_id, date, id"
-
-    arrangement_id = fields.Many2one("dunning.arrangement", required=True, ondelete="cascade", index=True)
-    company_id = fields.Many2one(related="arrangement_id.company_id", store=True, index=True)
-    currency_id = fields.Many2one(related="arrangement_id.currency_id")
-    date = fields.Date(required=True)
-    amount = fields.Monetary(required=True)
-    note = fields.Char()
-
-    def _check_draft(self):
-        if not self.env.su and self.arrangement_id.filtered(lambda p: p.state != "draft"):
-            raise UserError(self.env._("The instalments of an agreed payment arrangement cannot be changed."))
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        lines = super().create(vals_list)
-        lines._check_draft()
-        return lines
-
-    def write(self, vals):
-        self._check_draft()
-        return super().write(vals)
-
-    def unlink(self):
-        self._check_draft()
-        return super().unlink()

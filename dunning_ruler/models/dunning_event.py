@@ -6,6 +6,7 @@ from lxml import etree, html
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL, clean_context, formataddr
 from odoo.tools.misc import formatLang
 
@@ -13,6 +14,7 @@ from ..tools.bulk import bulk_insert, bulk_link, bulk_log
 
 _logger = logging.getLogger(__name__)
 
+CONTACT_TYPES = [("call", "Call"), ("reply", "Customer reply"), ("visit", "Visit"), ("other", "Other")]
 EMAIL_LAYOUT = "mail.mail_notification_light"
 
 
@@ -92,6 +94,7 @@ class _LayoutCache:
 CHANNELS = [
     ("email", "Email"),
     ("activity", "Activity"),
+    ("letter", "Letter"),
     ("action", "Action"),
     ("manual", "Manual"),
     ("none", "None"),
@@ -151,6 +154,24 @@ class DunningEvent(models.Model):
     activity_id = fields.Many2one("mail.activity", ondelete="set null")
     origin = fields.Selection([("run", "Scheduled run"), ("manual", "Manual")], default="run", required=True)
     user_id = fields.Many2one("res.users", default=lambda self: self.env.user, string="Done By")
+
+    reason_id = fields.Many2one(
+        "dunning.reason", string="Non-payment Reason", index="btree_not_null", ondelete="restrict"
+    )
+    contact_type = fields.Selection(
+        CONTACT_TYPES,
+        string="Contact",
+    )
+    handover_id = fields.Many2one(
+        "dunning.handover", string="Hand-over", ondelete="set null", index="btree_not_null"
+    )
+    fee_ids = fields.One2many("dunning.fee", "event_id", string="Fees")
+    letter_printed_date = fields.Datetime(
+        string="Letter Printed On",
+        copy=False,
+        readonly=True,
+        help="Empty: the letter still has to be printed.",
+    )
 
     @api.depends("partner_id", "level_id", "date")
     def _compute_name(self):
@@ -618,3 +639,161 @@ class DunningEvent(models.Model):
                 )
                 continue
             handler()
+
+    def _dunning_activity_user(self):
+        """Activities go to the customer's responsible agent first, then to the level's
+        assignee, the salesperson, and the user running the dunning."""
+        self.ensure_one()
+        partner = self.partner_id.with_company(self.company_id)
+        return (
+            partner._dunning_default_agent()
+            or self.level_id.activity_user_id
+            or partner.user_id
+            or self.env.user
+        )
+
+    def _get_dunning_fees(self):
+        """Fees charged for this event's level on its invoices (shown in the reminder).
+
+        A fee is charged once per (level, invoice), by the event that executed the level:
+        reading ``fee_ids`` is prefetched for every event of a batch (one query), where a
+        search per event would cost one query per message."""
+        self.ensure_one()
+        return self.sudo().fee_ids.sorted(lambda fee: (fee.move_id.id, fee.id))
+
+    # ------------------------------------------------------------------
+    # Level action "hand over"
+    # ------------------------------------------------------------------
+    def _dunning_action_handover(self):
+        """Hand the customers' overdue invoices to the level's agency, and email it a summary."""
+        Handover = self.env["dunning.handover"].sudo()
+        lines = (
+            self.env["account.move.line"]
+            .sudo()
+            .search(
+                [
+                    ("display_type", "=", "payment_term"),
+                    ("parent_state", "=", "posted"),
+                    ("move_id.move_type", "=", "out_invoice"),
+                    ("reconciled", "=", False),
+                    ("amount_residual", ">", 0),
+                    ("date_maturity", "<=", max(self.mapped("date"))),
+                    ("move_id.commercial_partner_id", "in", self.partner_id.ids),
+                    ("company_id", "in", self.company_id.ids),
+                    ("move_id.dunning_excluded", "=", False),
+                    ("move_id.dunning_handover_id", "=", False),
+                    ("move_id.dunning_arrangement_id", "=", False),
+                ]
+            )
+        )
+        overdue = defaultdict(lambda: lines.browse())
+        for line in lines:
+            overdue[line.move_id.commercial_partner_id.id, line.company_id.id] |= line
+        vals_list, events = [], []
+        for event in self:
+            moves = event.invoice_ids.filtered(lambda m: not m.dunning_handover_id)
+            moves |= (
+                overdue[event.partner_id.id, event.company_id.id]
+                .filtered(lambda line, d=event.date: line.date_maturity <= d)
+                .move_id
+            )
+            vals_list.append(
+                {
+                    "partner_id": event.partner_id.id,
+                    "company_id": event.company_id.id,
+                    "agency_id": event.level_id.handover_partner_id.id,
+                    "level_id": event.level_id.id,
+                    "date": event.date,
+                    "invoice_ids": [fields.Command.set(moves.ids)],
+                    "amount": sum(moves.mapped("amount_residual_signed")),
+                    "currency_id": event.company_id.currency_id.id,
+                }
+            )
+            events.append(event)
+        # Recorded (hand-over, invoices marked, event linked) before the summary is queued.
+        handovers = Handover.create(vals_list)
+        for event, handover in zip(events, handovers, strict=True):
+            handover.invoice_ids.write({"dunning_handover_id": handover.id})
+            event.write({"handover_id": handover.id})
+        handovers._send_summary()
+        for event, handover in zip(events, handovers, strict=True):
+            event.write(
+                {
+                    "message": self.env._(
+                        "%(count)s invoice(s) handed over to %(agency)s.",
+                        count=len(handover.invoice_ids),
+                        agency=handover.agency_id.display_name,
+                    ),
+                    "state": "done" if handover.mail_message_id else "failed",
+                    "failure_reason": handover.failure_reason or False,
+                }
+            )
+
+    def _dunning_send_letter(self):
+        """Record the letters; they are printed in batch later, never lost if nobody prints now."""
+        for event in self:
+            event.message = self.env._(
+                "Letter “%(level)s” ready to print: %(count)s invoice(s), %(total)s owed.",
+                level=event.level_id.name,
+                count=len(event.invoice_ids),
+                total=event._get_total_owed_display(),
+            )
+        self.partner_id._message_log_batch(
+            bodies={
+                event.partner_id.id: self.env._("Dunning: letter “%s” to print.", event.level_id.name)
+                for event in self
+            }
+        )
+
+    # ------------------------------------------------------------------
+    # Letter content
+    # ------------------------------------------------------------------
+    def _get_letter_lines_map(self):
+        """{event id: open installments to list in its letter}: the installments of the
+        level plus every other one of the customer overdue on the event date, read in
+        one search for the whole batch."""
+        if not self:
+            return {}
+        lines = (
+            self.env["account.move.line"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", self.partner_id.ids),
+                    ("company_id", "in", self.company_id.ids),
+                    ("display_type", "=", "payment_term"),
+                    ("parent_state", "=", "posted"),
+                    ("move_id.move_type", "=", "out_invoice"),
+                    ("reconciled", "=", False),
+                    ("date_maturity", "<=", max(self.mapped("date"))),
+                ]
+            )
+        )
+        by_key = defaultdict(lambda: lines.browse())
+        for line in lines:
+            by_key[(line.partner_id.id, line.company_id.id)] |= line
+        result = {}
+        for event in self:
+            candidates = by_key[(event.partner_id.id, event.company_id.id)].filtered(
+                lambda line, d=event.date: line.date_maturity <= d
+            )
+            own = event.line_ids.filtered(lambda line: not line.reconciled)
+            result[event.id] = (candidates | own).sorted(
+                lambda line: (line.date_maturity, line.move_id.name or "")
+            )
+        return result
+
+    @api.model
+    def _letter_totals(self, lines):
+        totals = defaultdict(float)
+        for line in lines:
+            totals[line.currency_id] += line.amount_residual_currency
+        return sorted(totals.items(), key=lambda item: item[0].name)
+
+    def action_print_letters(self):
+        """Print the letters of the selected events (one per customer and level) in one PDF."""
+        letters = self.filtered(lambda e: e.channel == "letter" and e.state == "done")
+        if not letters:
+            raise UserError(self.env._("Select dunning events of channel “Letter” that are done."))
+        letters.sudo().letter_printed_date = fields.Datetime.now()
+        return self.env.ref("dunning_ruler.action_report_dunning_letter").report_action(letters)

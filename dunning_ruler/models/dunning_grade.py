@@ -37,6 +37,13 @@ class DunningGrade(models.Model):
         "unique(code, company_id)", "A grade code must be unique per company."
     )
 
+    user_id = fields.Many2one(
+        "res.users",
+        string="Default Agent",
+        domain=lambda self: [("group_ids", "in", self.env.ref("dunning_ruler.group_dunning_agent").id)],
+        help="Responsible agent of the customers of this grade who have none of their own.",
+    )
+
     @api.constrains("ruler_id", "company_id")
     def _check_ruler_company(self):
         for grade in self:

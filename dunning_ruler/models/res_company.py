@@ -11,6 +11,15 @@ class ResCompany(models.Model):
         help="Grade of customers who have none in this company.",
     )
 
+    dunning_fee_booking = fields.Selection(
+        [("invoice", "Separate invoice"), ("line", "Line on the customer's next invoice")],
+        string="Dunning Fees Booked As",
+        default="invoice",
+        required=True,
+        help="Separate invoice: a posted fee invoice per reminder. Line: the fees gather on a draft "
+        "invoice of the customer, billed with their next invoice.",
+    )
+
     @api.constrains("dunning_default_grade_id")
     def _check_dunning_default_grade(self):
         for company in self:

@@ -9,3 +9,5 @@ class ResConfigSettings(models.TransientModel):
         readonly=False,
         domain="[('company_id', '=', company_id)]",
     )
+
+    dunning_fee_booking = fields.Selection(related="company_id.dunning_fee_booking", readonly=False)

@@ -1,6 +1,11 @@
+from collections import defaultdict
+from datetime import timedelta
+
 from odoo import api, fields, models
-from odoo.exceptions import AccessError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
+
+from .dunning_engine import PlanStep
 
 
 class ResPartner(models.Model):
@@ -37,6 +42,25 @@ class ResPartner(models.Model):
     )
     dunning_event_ids = fields.One2many("dunning.event", "partner_id", string="Dunning History")
     dunning_event_count = fields.Integer(compute="_compute_dunning_event_count")
+
+    dunning_user_id = fields.Many2one(
+        "res.users",
+        string="Dunning Agent",
+        company_dependent=True,
+        tracking=True,
+        help="Agent responsible for collecting this customer's overdue invoices. "
+        "Empty: the grade's default agent, then the sales team leader.",
+    )
+    dunning_agent_id = fields.Many2one(
+        "res.users", string="Responsible Agent", compute="_compute_dunning_agent"
+    )
+    dunning_handover_ids = fields.One2many("dunning.handover", "partner_id", string="Hand-overs")
+    dunning_handover_id = fields.Many2one(
+        "dunning.handover", string="Active Hand-over", compute="_compute_dunning_handover"
+    )
+    dunning_arrangement_ids = fields.One2many(
+        "dunning.arrangement", "partner_id", string="Payment Arrangements"
+    )
 
     @api.depends_context("company")
     def _compute_dunning_effective_grade(self):
@@ -169,4 +193,306 @@ class ResPartner(models.Model):
                 "default_note": self[:1].commercial_partner_id.dunning_hold_note,
             },
             "name": self.env._("Dunning hold"),
+        }
+
+    @api.model
+    def _dunning_next_steps(self, partners, as_of):
+        """PlanSteps bringing each customer's open installments to their next level.
+
+        The next level of a customer is the first level of its ruler above the highest
+        level its open installments reached. It applies to the installments below it:
+        for an overdue level (offset >= 0) only to those already due, so an overdue
+        notice never lists an invoice that is not due yet. One SQL query for all.
+        """
+        partners = partners.commercial_partner_id
+        if not partners:
+            return []
+        self.env.flush_all()
+        company_ids = self.env.companies.ids
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT aml.id AS line_id, aml.move_id, aml.company_id, aml.date_maturity,
+                       m.commercial_partner_id AS partner_id,
+                       g.id AS grade_id, g.ruler_id, COALESCE(cur.offset_days, -100000) AS current_offset
+                  FROM account_move_line aml
+                  JOIN account_move m ON m.id = aml.move_id
+                  JOIN res_partner p ON p.id = m.commercial_partner_id
+                  JOIN res_company c ON c.id = aml.company_id
+                  JOIN dunning_grade g
+                    ON g.id = COALESCE((p.dunning_grade_id ->> aml.company_id::text)::int,
+                                       c.dunning_default_grade_id)
+                  JOIN dunning_ruler r ON r.id = g.ruler_id AND r.active
+                                      AND g.active AND g.no_dunning IS NOT TRUE
+                                      AND g.company_id = aml.company_id
+             LEFT JOIN dunning_level cur ON cur.id = aml.dunning_level_id
+                 WHERE aml.display_type = 'payment_term'
+                   AND aml.parent_state = 'posted'
+                   AND m.move_type = 'out_invoice'
+                   AND aml.reconciled IS NOT TRUE
+                   AND aml.amount_residual > 0
+                   AND aml.date_maturity IS NOT NULL
+                   AND m.dunning_excluded IS NOT TRUE
+                   AND aml.company_id = ANY(%s)
+                   AND m.commercial_partner_id = ANY(%s)
+              ORDER BY aml.date_maturity, aml.id
+                """,
+                company_ids,
+                partners.ids,
+            )
+        )
+        rows = self.env.cr.dictfetchall()
+        if not rows:
+            return []
+        levels = (
+            self.env["dunning.level"].sudo().search([("ruler_id", "in", list({r["ruler_id"] for r in rows}))])
+        )
+        ladder = defaultdict(list)
+        for level in levels.sorted("offset_days"):
+            ladder[level.ruler_id.id].append(level)
+        steps = {}
+        by_customer = defaultdict(list)
+        for row in rows:
+            by_customer[(row["partner_id"], row["company_id"])].append(row)
+        for (partner_id, company_id), customer_rows in by_customer.items():
+            ruler_id = customer_rows[0]["ruler_id"]
+            reached = max(r["current_offset"] for r in customer_rows)
+            level = next((lvl for lvl in ladder[ruler_id] if lvl.offset_days > reached), None)
+            if level is None:
+                continue
+            for row in customer_rows:
+                if row["current_offset"] >= level.offset_days:
+                    continue
+                if level.offset_days >= 0 and row["date_maturity"] > as_of:
+                    continue
+                step = steps.setdefault(
+                    (partner_id, level.id),
+                    PlanStep(
+                        partner_id=partner_id,
+                        company_id=company_id,
+                        grade_id=row["grade_id"],
+                        ruler_id=ruler_id,
+                        level_id=level.id,
+                        offset_days=level.offset_days,
+                    ),
+                )
+                step.line_ids.append(row["line_id"])
+                if row["move_id"] not in step.move_ids:
+                    step.move_ids.append(row["move_id"])
+        return list(steps.values())
+
+    def _dunning_lock_for_manual(self):
+        """Same advisory locks as the runs: a manual step never races a run on a customer.
+        Steps are planned after locking, so what a run just did is taken into account."""
+        partner_ids = self.commercial_partner_id.ids
+        locked = self.env["dunning.engine"]._lock_partners(partner_ids)
+        if len(locked) < len(partner_ids):
+            busy = self.browse(set(partner_ids) - set(locked))
+            raise UserError(
+                self.env._(
+                    "A dunning run is processing %s right now: try again in a moment.",
+                    ", ".join(busy.mapped("display_name")),
+                )
+            )
+
+    def _dunning_manual_event_vals(self, partner, body, step):
+        lines = self.env["account.move.line"].sudo().browse(step.line_ids)
+        return {
+            "date": fields.Date.context_today(self),
+            "partner_id": partner.id,
+            "company_id": step.company_id,
+            "channel": "manual",
+            "state": "done",
+            "origin": "manual",
+            "currency_id": self.env.company.currency_id.id,
+            "amount_due": sum(lines.mapped("amount_residual")),
+            "message": body,
+            "ruler_id": step.ruler_id,
+            "grade_id": step.grade_id,
+            "level_id": step.level_id,
+            "invoice_ids": [fields.Command.set(step.move_ids)],
+            "line_ids": [fields.Command.set(step.line_ids)],
+        }
+
+    def action_dunning_send_next_level(self):
+        """Execute the customers' next level today, through its channels."""
+        self._dunning_check_agent()
+        today = fields.Date.context_today(self)
+        self._dunning_lock_for_manual()
+        steps = self._dunning_next_steps(self, today)
+        if not steps:
+            raise UserError(self.env._("There is no next dunning level to send for these customers."))
+        engine = self.env["dunning.engine"]
+        events = engine._execute(steps, today, origin="manual")
+        partners = self.browse({s.partner_id for s in steps}).sudo()
+        levels = self.env["dunning.level"].browse({s.level_id for s in steps})
+        names = defaultdict(list)
+        for step in steps:
+            names[step.partner_id].append(levels.browse(step.level_id).name)
+        bodies = {
+            partner.id: self.env._(
+                "Dunning: level “%(level)s” sent manually by %(user)s.",
+                level=", ".join(names[partner.id]),
+                user=self.env.user.name,
+            )
+            for partner in partners
+        }
+        partners._message_log_batch(bodies=bodies)
+        return events
+
+    def action_dunning_skip_level(self):
+        """Mark the customers' next level as reached without sending anything."""
+        self._dunning_check_agent()
+        today = fields.Date.context_today(self)
+        self._dunning_lock_for_manual()
+        steps = self._dunning_next_steps(self, today)
+        if not steps:
+            raise UserError(self.env._("There is no next dunning level to skip for these customers."))
+        engine = self.env["dunning.engine"]
+        partners = self.browse({s.partner_id for s in steps}).sudo()
+        levels = self.env["dunning.level"].sudo().browse({s.level_id for s in steps})
+        vals_list, bodies = [], {}
+        for step in steps:
+            partner = partners.browse(step.partner_id)
+            body = self.env._(
+                "Dunning: level “%(level)s” skipped manually by %(user)s, nothing sent.",
+                level=levels.browse(step.level_id).name,
+                user=self.env.user.name,
+            )
+            vals = self._dunning_manual_event_vals(partner, body, step)
+            # Skipped, not done: nothing was sent, and analytics must not count it.
+            vals["state"] = "skipped"
+            vals_list.append(vals)
+            bodies[partner.id] = body
+        events = self.env["dunning.event"].sudo().create(vals_list)
+        engine._mark_reached(steps, today)
+        partners._message_log_batch(bodies=bodies)
+        return events
+
+    def action_open_dunning_manual_wizard(self):
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Next dunning level"),
+            "res_model": "dunning.manual.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_partner_ids": self.commercial_partner_id.ids},
+        }
+
+    @api.depends_context("company")
+    @api.depends("dunning_user_id", "commercial_partner_id")
+    def _compute_dunning_agent(self):
+        for partner in self:
+            partner.dunning_agent_id = partner.commercial_partner_id._dunning_default_agent()
+
+    def _dunning_default_agent(self):
+        """Responsible agent: the customer's own, else the grade's, else the sales team leader
+        (when the sales team module is installed)."""
+        self.ensure_one()
+        agent = self.dunning_user_id or self.dunning_effective_grade_id.user_id
+        if not agent and "team_id" in self._fields:
+            agent = self.team_id.user_id
+        return agent
+
+    @api.depends("dunning_handover_ids.state")
+    @api.depends_context("allowed_company_ids")
+    def _compute_dunning_handover(self):
+        handovers = self.env["dunning.handover"].search(
+            [("partner_id", "in", self.commercial_partner_id.ids), ("state", "=", "active")],
+            order="date desc, id desc",
+        )
+        for partner in self:
+            partner.dunning_handover_id = handovers.filtered(
+                lambda h, p=partner: h.partner_id == p.commercial_partner_id
+            )[:1]
+
+    def action_open_dunning_reason_wizard(self):
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Log dunning contact"),
+            "res_model": "dunning.reason.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_partner_id": self[:1].commercial_partner_id.id},
+        }
+
+    def action_open_dunning_arrangement(self):
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Payment arrangement"),
+            "res_model": "dunning.arrangement",
+            "view_mode": "form",
+            "context": {"default_partner_id": self.commercial_partner_id.id},
+        }
+
+    def _message_post_after_hook(self, message, msg_values):
+        """A customer's email reply to a dunning reminder asks the responsible agent to
+        record the reason for non-payment (Log contact)."""
+        result = super()._message_post_after_hook(message, msg_values)
+        parent_id = msg_values.get("parent_id")
+        if msg_values.get("message_type") == "email" and parent_id and len(self) == 1:
+            event = self.env["dunning.event"].sudo().search([("mail_message_id", "=", parent_id)], limit=1)
+            if event:
+                partner = self.sudo().with_company(event.company_id)
+                user = event._dunning_activity_user()
+                partner.activity_schedule(
+                    activity_type_id=self.env.ref("dunning_ruler.mail_activity_type_dunning_call").id,
+                    summary=self.env._("Customer replied to “%s”: log the reason", event.level_id.name),
+                    note=self.env._("Use “Log contact” on the customer's Dunning tab to record the reason."),
+                    user_id=user.id,
+                    date_deadline=fields.Date.context_today(self),
+                )
+        return result
+
+    def _dunning_portal_values(self, moves, today):
+        """What the customer sees on /my/dunning: overdue invoices (read with the
+        customer's own rights by the caller), totals per currency, current level and
+        the next step with its date."""
+        self.ensure_one()
+        commercial = self.commercial_partner_id.sudo()
+        overdue = moves.filtered(lambda m: m.invoice_date_due and m.invoice_date_due < today)
+        totals = defaultdict(float)
+        for move in moves:
+            totals[move.currency_id] += move.amount_residual
+        overdue_totals = defaultdict(float)
+        for move in overdue:
+            overdue_totals[move.currency_id] += move.amount_residual
+        grade = commercial.with_company(self.env.company).dunning_effective_grade_id
+        level = commercial.dunning_level_id
+        next_level = next_date = False
+        open_moves = moves.filtered(lambda m: m.invoice_date_due and not m.dunning_excluded)
+        if grade and not grade.no_dunning and open_moves:
+            oldest = min(open_moves.mapped("invoice_date_due"))
+
+            def level_date(lvl):
+                grace = grade.grace_days if lvl.offset_days > 0 else 0
+                return oldest + timedelta(days=lvl.offset_days + grace)
+
+            current = level.offset_days if level else None
+            ahead = [
+                lvl
+                for lvl in grade.ruler_id.level_ids.sorted("offset_days")
+                if current is None or lvl.offset_days > current
+            ]
+            # Like the engine: of the levels already due, only the highest communicates.
+            due_now = [lvl for lvl in ahead if level_date(lvl) <= today]
+            if due_now:
+                next_level, next_date = due_now[-1], today
+            elif ahead:
+                next_level, next_date = ahead[0], level_date(ahead[0])
+            if next_level and commercial.dunning_hold_until and commercial.dunning_hold_until > next_date:
+                next_date = commercial.dunning_hold_until
+        return {
+            "dunning_partner": commercial,
+            "overdue_invoices": overdue,
+            "open_invoices": moves,
+            "total_owed": sorted(totals.items(), key=lambda i: i[0].name),
+            "total_overdue": sorted(overdue_totals.items(), key=lambda i: i[0].name),
+            "dunning_level": level,
+            "next_level": next_level,
+            "next_date": next_date,
+            "hold_until": commercial.dunning_hold_until
+            if commercial.dunning_hold_until and commercial.dunning_hold_until > today
+            else False,
         }

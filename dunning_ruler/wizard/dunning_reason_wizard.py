@@ -1,6 +1,6 @@
 from odoo import api, fields, models
 
-from ..models.dunning_event_collect import CONTACT_TYPES
+from ..models.dunning_event import CONTACT_TYPES
 
 
 class DunningReasonWizard(models.TransientModel):
