@@ -5,6 +5,7 @@ import uuid
 from odoo.tests import HttpCase, tagged
 
 from odoo.addons.dunning_ruler.tools import webhook
+
 from .gateway_double import GatewayDouble
 
 
