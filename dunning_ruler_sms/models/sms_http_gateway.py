@@ -296,7 +296,10 @@ class SmsHttpGateway(models.Model):
         reference = _dig(payload, self.webhook_reference_path)
         status = _dig(payload, self.webhook_status_path)
         error = _dig(payload, self.webhook_error_path) if self.webhook_error_path else None
-        if not reference or not isinstance(status, str):
+        if not reference or not isinstance(status, str) or not isinstance(reference, str | int):
+            return False
+        reference = str(reference)
+        if "\x00" in reference:  # PostgreSQL text cannot hold it: no message has it
             return False
         status = status.lower()
         Tracker = self.env["sms.tracker"].sudo()
@@ -304,8 +307,8 @@ class SmsHttpGateway(models.Model):
             [
                 ("http_gateway_id", "=", self.id),
                 "|",
-                ("sms_uuid", "=", str(reference)),
-                ("http_gateway_message_id", "=", str(reference)),
+                ("sms_uuid", "=", reference),
+                ("http_gateway_message_id", "=", reference),
             ],
             limit=1,
         )
@@ -315,7 +318,7 @@ class SmsHttpGateway(models.Model):
             tracker._action_update_from_sms_state(WEBHOOK_SUCCESS_STATES[status])
         elif status in WEBHOOK_ERROR_STATES:
             tracker.with_context(
-                sms_known_failure_reason=error and str(error)[:300]
+                sms_known_failure_reason=error and str(error).replace("\x00", "")[:300]
             )._action_update_from_provider_error(WEBHOOK_ERROR_STATES[status])
         else:
             return False
