@@ -44,7 +44,8 @@ class SmsHttpGatewayController(Controller):
         body = httprequest.get_data(cache=False)
         if len(body) > MAX_BODY_BYTES:
             return _answer(413, "Payload too large")
-        headers = httprequest.headers
+        # One value per name (WSGI joins repeated headers): what is verified is what is recorded.
+        headers = {key.lower(): value for key, value in httprequest.headers.items()}
         gateway = request.env["sms.http.gateway"].sudo().browse()
         if 0 < gateway_id <= _PG_MAX_ID:
             gateway = gateway.search([("id", "=", gateway_id)])  # active ones only

@@ -148,6 +148,8 @@ class TestGatewayWebhook(HttpCase):
                 headers=headers,
             )
             self.assertEqual(chunked.status_code, 413, "no Content-Length: counted while read")
+            huge = over * 16
+            self.assertEqual(self._post_raw(huge, headers).status_code, 413)
         hashed = [
             call for call in hmac_new.call_args_list if len(call.args) > 1 and over in bytes(call.args[1])
         ]
