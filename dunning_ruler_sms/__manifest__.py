@@ -19,6 +19,7 @@
         "views/sms_http_gateway_views.xml",
         "views/res_config_settings_views.xml",
         "views/dunning_level_views.xml",
+        "views/dunning_ruler_views.xml",
         "views/dunning_event_views.xml",
         "views/sms_template_views.xml",
     ],

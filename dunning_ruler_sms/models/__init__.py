@@ -1,4 +1,5 @@
 from . import sms_http_gateway
+from . import sms_http_gateway_receipt
 from . import res_company
 from . import res_config_settings
 from . import sms_sms

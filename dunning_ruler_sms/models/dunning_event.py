@@ -8,6 +8,7 @@ from odoo.addons.dunning_ruler.tools.bulk import bulk_log
 
 from ..tools.quiet_hours import next_window_opening
 from ..tools.sms_segments import sms_normalize_text, sms_segment_info
+from .dunning_sms_render_mixin import RENDERING_KEY, DunningSmsRendering
 
 PHONE_CHANNELS = ("sms", "whatsapp")
 DELIVERY_STATUSES = [
@@ -217,6 +218,18 @@ class DunningEvent(models.Model):
             return self._get_sorted_lines()[:1].move_id
         return self.partner_id
 
+    def _dunning_phone_render(self, template):
+        """The text of ``template`` for this event, rendered on the customer (or its
+        first invoice). The placeholders (``dunning.sms.render.mixin``) state this
+        event's installments: it is handed to them as a ``DunningSmsRendering``, which
+        no RPC context can hold."""
+        self.ensure_one()
+        record = self._dunning_phone_render_record(template)
+        rendering = DunningSmsRendering(self, record)
+        return template.with_context(**{RENDERING_KEY: rendering})._render_field(
+            "body", record.ids, compute_lang=True
+        )[record.id]
+
     def _dunning_phone_queue(self):
         """Render the text and put the message in Odoo's SMS queue (sent by its cron
         once this transaction, which also marks the event, is committed)."""
@@ -230,11 +243,8 @@ class DunningEvent(models.Model):
             template = (
                 event.level_id.sms_template_id if channel == "sms" else event.level_id.whatsapp_template_id
             )
-            record = event._dunning_phone_render_record(template)
             try:
-                body = template.with_context(dunning_event_id=event.id)._render_field(
-                    "body", record.ids, compute_lang=True
-                )[record.id]
+                body = event._dunning_phone_render(template)
             except UserError as e:
                 # A broken template fails its events, not the whole run.
                 event.write(

@@ -3,15 +3,54 @@ from odoo.tools.misc import format_date
 
 from ..tools.sms_segments import sms_normalize_text
 
+RENDERING_KEY = "dunning_sms_rendering"
+PLACEHOLDER_FIELDS = (
+    "dunning_sms_amount",
+    "dunning_sms_due_date",
+    "dunning_sms_invoices",
+    "dunning_sms_company",
+)
+
+
+class DunningSmsRendering:
+    """The dunning event whose text is being rendered on one record: handed by the
+    dispatcher (``dunning.event._dunning_phone_render``) to the placeholders of that
+    record, in the rendering context, under ``RENDERING_KEY``.
+
+    A Python object, not an id: a context received over RPC is JSON and cannot hold
+    one, so no caller can point the placeholders at an event of its choosing. It
+    applies to the one record it was made for, and hashes by identity (each
+    rendering computes its own values).
+    """
+
+    __slots__ = ("event", "model", "res_id")
+
+    def __init__(self, event, record):
+        event.ensure_one()
+        record.ensure_one()
+        self.event = event
+        self.model = record._name
+        self.res_id = record.id
+
+    def __repr__(self):
+        return f"<DunningSmsRendering of dunning.event({self.event.id}) on {self.model}({self.res_id})>"
+
+    def event_for(self, record):
+        """The event when ``record`` is the one rendered, else an empty recordset."""
+        if record._name == self.model and record.id == self.res_id:
+            return self.event
+        return self.event.browse()
+
 
 class DunningSmsRenderMixin(models.AbstractModel):
     """Placeholders for SMS / WhatsApp templates of dunning levels.
 
     SMS templates live on the customer (or invoice) model, like every sms.template,
     but what they must state belongs to one dunning event: the installments of that
-    run. The dispatcher renders with ``dunning_event_id`` in the context and these
-    fields read it, so a template stays a plain ``{{ object.dunning_sms_amount }}``
-    (editable without template-editor rights) and states exactly the email's totals.
+    run. Only the dispatcher fills them, while it renders the event's text (see
+    ``DunningSmsRendering``); read any other way they are empty. A template stays a
+    plain ``{{ object.dunning_sms_amount }}`` (editable without template-editor
+    rights) and states exactly the email's totals.
     """
 
     _name = "dunning.sms.render.mixin"
@@ -26,29 +65,32 @@ class DunningSmsRenderMixin(models.AbstractModel):
     dunning_sms_pay_url = fields.Char("Dunning: payment link", compute="_compute_dunning_sms_pay_url")
 
     def _dunning_sms_event(self):
-        return self.env["dunning.event"].sudo().browse(self.env.context.get("dunning_event_id")).exists()
+        """The dunning event whose text the dispatcher is rendering on this record."""
+        self.ensure_one()
+        rendering = self.env.context.get(RENDERING_KEY)
+        if isinstance(rendering, DunningSmsRendering):
+            return rendering.event_for(self)
+        return self.env["dunning.event"]
 
-    @api.depends_context("dunning_event_id")
+    @api.depends_context(RENDERING_KEY)
     def _compute_dunning_sms_pay_url(self):
-        event = self._dunning_sms_event()
-        self.dunning_sms_pay_url = event._get_portal_url() if event else False
-
-    @api.depends_context("dunning_event_id", "lang")
-    def _compute_dunning_sms_fields(self):
-        event = self._dunning_sms_event()
-        values = dict.fromkeys(
-            ("dunning_sms_amount", "dunning_sms_due_date", "dunning_sms_invoices", "dunning_sms_company"),
-            False,
-        )
-        if event:
-            event = event.with_context(lang=self.env.lang)
-            lines = event._get_sorted_lines()
-            values.update(
-                # Same helper as the email's totals, spaces made plain for GSM-7.
-                dunning_sms_amount=sms_normalize_text(event._get_total_owed_display()),
-                dunning_sms_due_date=format_date(event.env, lines[:1].date_maturity) if lines else False,
-                dunning_sms_invoices=", ".join(lines.move_id.mapped("name")),
-                dunning_sms_company=event.company_id.name,
-            )
         for record in self:
+            event = record._dunning_sms_event()
+            record.dunning_sms_pay_url = event._get_portal_url() if event else False
+
+    @api.depends_context(RENDERING_KEY, "lang")
+    def _compute_dunning_sms_fields(self):
+        for record in self:
+            values = dict.fromkeys(PLACEHOLDER_FIELDS, False)
+            event = record._dunning_sms_event()
+            if event:
+                event = event.with_context(lang=self.env.lang)
+                lines = event._get_sorted_lines()
+                values.update(
+                    # Same helper as the email's totals, spaces made plain for GSM-7.
+                    dunning_sms_amount=sms_normalize_text(event._get_total_owed_display()),
+                    dunning_sms_due_date=format_date(event.env, lines[:1].date_maturity) if lines else False,
+                    dunning_sms_invoices=", ".join(lines.move_id.mapped("name")),
+                    dunning_sms_company=event.company_id.name,
+                )
             record.update(values)

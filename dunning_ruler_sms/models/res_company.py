@@ -1,6 +1,7 @@
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
+from ..tools.quiet_hours import is_whole_minutes
 from ..tools.sms_api import SmsApiHttpGateway
 
 
@@ -34,10 +35,13 @@ class ResCompany(models.Model):
     @api.constrains("dunning_sms_window_start", "dunning_sms_window_end")
     def _check_dunning_sms_window(self):
         for company in self:
-            if not 0 <= company.dunning_sms_window_start < company.dunning_sms_window_end <= 24:
+            start, end = company.dunning_sms_window_start, company.dunning_sms_window_end
+            # The range first: NaN and infinities fail it (and cannot be rounded).
+            if not (0 <= start < end <= 24 and is_whole_minutes(start) and is_whole_minutes(end)):
                 raise ValidationError(
                     self.env._(
-                        "The SMS sending window of %s must open before it closes, within the day.",
+                        "The SMS sending window of %s must open before it closes, within the day "
+                        "(00:00 to 24:00), on whole minutes.",
                         company.name,
                     )
                 )

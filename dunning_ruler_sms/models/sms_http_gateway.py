@@ -1,6 +1,7 @@
 import json
 import logging
 import re
+from urllib.parse import unquote, urlsplit
 
 import requests
 
@@ -78,8 +79,12 @@ class SmsHttpGateway(models.Model):
         help="What this gateway carries: dunning levels send SMS and WhatsApp messages through "
         "the gateway of the matching channel chosen in the settings.",
     )
+    # The URL may carry a key (in its query, path or user info): system administrators only.
     url = fields.Char(
-        "Endpoint URL", required=True, help="Messages are POSTed there as JSON, one request per recipient."
+        "Endpoint URL",
+        required=True,
+        groups="base.group_system",
+        help="Messages are POSTed there as JSON, one request per recipient.",
     )
     auth_header_name = fields.Char("Authentication Header", default="Authorization")
     auth_header_value = fields.Char(
@@ -217,7 +222,36 @@ class SmsHttpGateway(models.Model):
                 content = message.get("content") or ""
                 for number in message.get("numbers") or []:
                     results.append(self._send_one(session, number["number"], content, number["uuid"]))
+        # Failure texts end up in the chatter and on dunning events: never a credential.
+        for result in results:
+            if result.get("failure_reason"):
+                result["failure_reason"] = self._redact(result["failure_reason"])
         return results
+
+    def _redact(self, text):
+        """``text`` without this gateway's credentials: its authentication value (and
+        the token in it), its webhook secret, and its URL but for the host (a key may
+        sit in the user info, path or query; exceptions quote the request line)."""
+        self.ensure_one()
+        gateway = self.sudo()
+        secrets = {gateway.auth_header_value or "", gateway.webhook_secret or ""}
+        secrets.update((gateway.auth_header_value or "").split()[1:])  # "Bearer <token>"
+        url = gateway.url or ""
+        secrets.add(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            parts = None
+        if parts:
+            request_target = parts.path + (f"?{parts.query}" if parts.query else "")
+            secrets.update({request_target, parts.query, parts.fragment, parts.username, parts.password})
+            for pair in parts.query.split("&"):
+                value = pair.partition("=")[2]
+                secrets.update({value, unquote(value)})
+        # Longest first (a token inside the full value); short pieces say nothing.
+        for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
 
     def _send_one(self, session, number, content, uuid):
         result = {"uuid": uuid, "gateway_id": self.id}
@@ -246,12 +280,15 @@ class SmsHttpGateway(models.Model):
                 failure_reason=self.env._("No answer within %s seconds.", self.timeout),
             )
         except requests.RequestException as e:
-            _logger.warning("SMS HTTP gateway %s: %s", self.name, e)
-            return dict(result, state="server_error", failure_reason=self.env._("Connection failed: %s", e))
+            error = self._redact(str(e))
+            _logger.warning("SMS HTTP gateway %s: %s", self.name, error)
+            return dict(
+                result, state="server_error", failure_reason=self.env._("Connection failed: %s", error)
+            )
         return dict(result, **self._interpret_response(response))
 
     def _interpret_response(self, response):
-        snippet = (response.text or "")[:300]
+        snippet = self._redact(response.text or "")[:300]
         if response.status_code not in self._success_codes():
             reason = self.env._("HTTP %(code)s: %(body)s", code=response.status_code, body=snippet)
             if response.status_code in (401, 403):
@@ -296,7 +333,10 @@ class SmsHttpGateway(models.Model):
         reference = _dig(payload, self.webhook_reference_path)
         status = _dig(payload, self.webhook_status_path)
         error = _dig(payload, self.webhook_error_path) if self.webhook_error_path else None
-        if not reference or not isinstance(status, str):
+        if not reference or not isinstance(status, str) or not isinstance(reference, str | int):
+            return False
+        reference = str(reference)
+        if "\x00" in reference:  # PostgreSQL text cannot hold it: no message has it
             return False
         status = status.lower()
         Tracker = self.env["sms.tracker"].sudo()
@@ -304,8 +344,8 @@ class SmsHttpGateway(models.Model):
             [
                 ("http_gateway_id", "=", self.id),
                 "|",
-                ("sms_uuid", "=", str(reference)),
-                ("http_gateway_message_id", "=", str(reference)),
+                ("sms_uuid", "=", reference),
+                ("http_gateway_message_id", "=", reference),
             ],
             limit=1,
         )
@@ -315,7 +355,7 @@ class SmsHttpGateway(models.Model):
             tracker._action_update_from_sms_state(WEBHOOK_SUCCESS_STATES[status])
         elif status in WEBHOOK_ERROR_STATES:
             tracker.with_context(
-                sms_known_failure_reason=error and str(error)[:300]
+                sms_known_failure_reason=error and str(error).replace("\x00", "")[:300]
             )._action_update_from_provider_error(WEBHOOK_ERROR_STATES[status])
         else:
             return False

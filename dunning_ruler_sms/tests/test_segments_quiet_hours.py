@@ -2,6 +2,7 @@ from datetime import datetime, timedelta
 
 from freezegun import freeze_time
 
+from odoo.exceptions import ValidationError
 from odoo.tests import TransactionCase, tagged
 
 from ..tools.quiet_hours import next_window_opening
@@ -141,7 +142,44 @@ class TestQuietHoursDunning(SmsDunningCommon):
         )
 
     def test_window_setting_is_validated(self):
-        from odoo.exceptions import ValidationError
-
         with self.assertRaises(ValidationError):
             self.company.write({"dunning_sms_window_start": 21, "dunning_sms_window_end": 8})
+
+    def test_out_of_range_or_fractional_hours_are_refused_when_saved(self):
+        admin = self._create_user("sms_window_admin", "Settings admin", "base.group_system")
+        invalid = [
+            {"dunning_sms_window_start": 7.995},  # 07:59.7: made 07:60 and crashed the run
+            {"dunning_sms_window_end": 19.999},
+            {"dunning_sms_window_end": 20.001},
+            {"dunning_sms_window_end": 25},
+            {"dunning_sms_window_start": -1},
+            {"dunning_sms_window_start": float("nan")},
+            {"dunning_sms_window_end": float("inf")},
+        ]
+        for values in invalid:
+            with self.subTest(values):
+                with self.assertRaises(ValidationError), self.env.cr.savepoint():
+                    self.company.with_user(admin).write(values)
+                with self.assertRaises(ValidationError), self.env.cr.savepoint():
+                    self.env["res.config.settings"].with_user(admin).create(values).execute()
+        settings = self.env["res.config.settings"].with_user(admin)
+        settings.create({"dunning_sms_window_start": 7.5, "dunning_sms_window_end": 20 + 20 / 60}).execute()
+        self.assertEqual(
+            (self.company.dunning_sms_window_start, self.company.dunning_sms_window_end), (7.5, 20 + 1 / 3)
+        )
+        settings.create({"dunning_sms_window_start": 0, "dunning_sms_window_end": 24}).execute()
+
+    def test_a_fractional_hour_stored_before_validation_does_not_stop_the_run(self):
+        self.env.cr.execute(
+            "UPDATE res_company SET dunning_sms_window_start = 7.995, dunning_sms_window_end = 23.999"
+            " WHERE id = %s",
+            [self.company.id],
+        )
+        self.company.invalidate_recordset()
+        self._invoice(self.customer_pt, 100.0)
+        with freeze_time("2026-03-16 06:00:00"):  # 06:00 in Lisbon
+            self._run(self.DUE)
+        event = self._sms_events(self.customer_pt)
+        self.assertRecordValues(event, [{"state": "pending", "scheduled_at": datetime(2026, 3, 16, 8)}])
+        late = datetime(2026, 3, 16, 23, 59)
+        self.assertIsNone(next_window_opening(late, "UTC", 7.995, 23.999), "23.999 is the end of the day")

@@ -5,14 +5,24 @@ from datetime import datetime, time, timedelta
 import pytz
 
 SUNDAY = 6
+MINUTES_PER_DAY = 24 * 60
+
+
+def is_whole_minutes(hours):
+    """Whether ``hours`` (8.5 for 08:30) is a time of whole minutes, as the hour
+    widget enters them (20:20 is 20.333..., not exactly representable)."""
+    minutes = hours * 60
+    return abs(minutes - round(minutes)) < 1e-6
 
 
 def _float_to_time(value):
-    hours = int(value)
-    minutes = round((value - hours) * 60)
-    if hours >= 24:
+    """The time of day of ``value`` hours, to the nearest minute (7.995 is 08:00),
+    24 and more the end of the day. Settings are validated when saved; this never
+    fails on a value stored before that."""
+    minutes = min(max(round(value * 60), 0), MINUTES_PER_DAY)
+    if minutes == MINUTES_PER_DAY:
         return time(23, 59, 59)
-    return time(hours, minutes)
+    return time(*divmod(minutes, 60))
 
 
 def next_window_opening(now_utc, tz_name, start, end, allow_sunday=False):
