@@ -1,4 +1,3 @@
-from . import access_transport
 from . import dunning_access_platform
 from . import dunning_access_binding
 from . import dunning_access_call

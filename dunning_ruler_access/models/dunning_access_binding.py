@@ -69,7 +69,9 @@ class DunningAccessBinding(models.Model):
     )
     trust_note = fields.Char(readonly=True)
     snapshot = fields.Text(
-        readonly=True, help="Traccar flags of each user before the first restriction, restored on unblock."
+        readonly=True,
+        help="What the platform's adapter kept before the first restriction, restored on unblock "
+        "(Traccar: the flags of each user).",
     )
     call_ids = fields.One2many("dunning.access.call", "binding_id", string="Calls")
     needs_attention = fields.Boolean(compute="_compute_needs_attention")
@@ -301,27 +303,15 @@ class DunningAccessBinding(models.Model):
         }
 
     # ------------------------------------------------------------------
-    # Traccar snapshot
+    # Snapshot kept by the platform's adapter
     # ------------------------------------------------------------------
     def _get_snapshot(self):
         self.ensure_one()
         return json.loads(self.snapshot or "{}")
 
-    def _merge_snapshot(self, users, flags, target):
-        """Remember each user's flags as they were before we restricted them. Users
-        already known keep their first snapshot; new sub-users are added."""
+    def _set_snapshot(self, snapshot):
         self.ensure_one()
-        if target == "active":
-            return
-        snapshot = self._get_snapshot()
-        changed = False
-        for user in users:
-            key = str(user["id"])
-            if key not in snapshot:
-                snapshot[key] = {flag: bool(user.get(flag)) for flag in [*flags, "disabled"]}
-                changed = True
-        if changed:
-            self.snapshot = json.dumps(snapshot, sort_keys=True)
+        self.snapshot = json.dumps(snapshot, sort_keys=True) if snapshot else False
 
     # ------------------------------------------------------------------
     # Actions
