@@ -5,7 +5,8 @@ from odoo import fields
 from odoo.tests import common as odoo_common
 
 from odoo.addons.dunning_ruler.tests.common import DunningCommon
-from odoo.addons.dunning_ruler_access.simulator import TrackingSimulator
+
+from .simulator import TrackingSimulator
 
 WEBHOOK_SECRET = "whsec_dGVzdC13ZWJob29rLXNlY3JldC1mb3ItZHVubmluZw=="
 
