@@ -20,10 +20,10 @@
         "views/dunning_access_call_views.xml",
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
-        "views/dunning_access_trust_wizard_views.xml",
+        "wizard/dunning_access_trust_wizard_views.xml",
         "views/dunning_access_menus.xml",
     ],
     "demo": [
-        "demo/dunning_access_demo.xml",
+        "demo/dunning_access_platform_demo.xml",
     ],
 }
