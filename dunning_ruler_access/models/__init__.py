@@ -5,6 +5,7 @@ from . import dunning_access_call
 from . import dunning_access_platform
 from . import dunning_demo
 from . import dunning_event
+from . import dunning_grade
 from . import dunning_level
 from . import res_company
 from . import res_config_settings

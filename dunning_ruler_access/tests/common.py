@@ -32,6 +32,7 @@ class AccessCommon(DunningCommon):
         )
         cls.sim.start(0)
         cls.addClassCleanup(cls.sim.stop)
+        cls.grade_vip.exempt_from_restriction = True
         cls.level_restrict = cls.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 15)
         cls.level_block = cls.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 30)
         cls.level_restrict.action = "restrict"

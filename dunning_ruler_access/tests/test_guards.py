@@ -128,6 +128,18 @@ class TestGuards(AccessCommon):
             self.env["dunning.access.binding"].with_user(user_a).search([("id", "=", binding_b.id)])
         )
 
+    def test_exemption_is_this_addons_field(self):
+        field = self.env["dunning.grade"]._fields["exempt_from_restriction"]
+        self.assertEqual(field._module, "dunning_ruler_access")
+        # The main company's default grades (sudo: the test runs in another company).
+        self.assertTrue(self.env.ref("dunning_ruler.dunning_grade_vip").sudo().exempt_from_restriction)
+        self.assertFalse(self.env.ref("dunning_ruler.dunning_grade_standard").sudo().exempt_from_restriction)
+        Grade = self.env["dunning.grade"]
+        for view_type in ("list", "form"):
+            self.assertIn('name="exempt_from_restriction"', Grade.get_view(view_type=view_type)["arch"])
+        ruler_form = self.env["dunning.ruler"].get_view(view_type="form")["arch"]
+        self.assertIn('name="exempt_from_restriction"', ruler_form)
+
     def test_default_rulers_restrict_and_block(self):
         def ref(xmlid):
             return self.env.ref(xmlid).sudo()  # the main company's default rulers
