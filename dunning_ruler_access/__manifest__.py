@@ -23,6 +23,7 @@
         "views/dunning_ruler_views.xml",
         "views/res_partner_views.xml",
         "views/res_config_settings_views.xml",
+        "views/portal_templates.xml",
         "wizard/dunning_access_trust_wizard_views.xml",
         "views/dunning_access_menus.xml",
     ],
