@@ -16,6 +16,18 @@ class TestGuards(AccessCommon):
         self.assertFalse(self._calls(binding))
         self.assertEqual(binding.access_state, "active")
 
+    def test_exempt_reason_names_grade_in_reader_language(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.grade_vip.with_context(lang="fr_FR").name = "Client privilégié"
+        vip = self._create_customer("Vip Customer", grade=self.grade_vip)
+        binding = self._bind(vip, "602")
+        self._invoice(vip, 5000.0)
+        self._run(self._day(20))  # restriction level + 5 grace days
+        self.assertIn("Grade Vip is exempt", binding.state_reason)
+        binding.with_context(lang="fr_FR")._sync(today=self._day(20))
+        self.assertIn("Client privilégié", binding.state_reason)
+        self.assertNotIn("Vip", binding.state_reason)
+
     def test_exempt_grade_lifts_restriction(self):
         self._invoice(self.customer, 900.0)
         self._run(self._day(15))
