@@ -8,16 +8,16 @@ platform-specific decision (which requests, which settings are valid, what to re
 before restricting) lives in that class.
 
 Adding a platform ``foo``: one file defining ``class FooApi(PlatformApi)`` with
-``kind = "foo"`` (defining the class registers it) imported by the addon, plus the
-selection value, ``kind = fields.Selection(selection_add=[("foo", "Foo")],
-ondelete={"foo": "cascade"})`` in an addon, or in the list of
-``dunning.access.platform.kind`` here. To replace the class of an existing kind in
-one database only, override ``_get_platform_api_class()`` and call ``super()``.
+``kind = "foo"`` (defining the class registers it), imported by the addon's
+``tools/__init__.py``, plus the selection value: ``("foo", "Foo")`` in the list of
+``dunning.access.platform.kind``, or ``selection_add`` (with its ``ondelete``) from
+another addon. To serve an existing kind by another class in one database, override
+``_get_platform_api_class()`` and call ``super()``.
 
 Two sides, because ``process_outbox`` sends in a thread pool:
 
-* class methods named ``_..._platform`` get the platform record and run in the main
-  thread (ORM allowed): :meth:`PlatformApi._get_conf`, :meth:`PlatformApi._check_platform`;
+* the class methods :meth:`PlatformApi._get_conf` and :meth:`PlatformApi._check_platform`
+  get the platform record and run in the main thread (ORM allowed);
 * instance methods run in the worker threads: no ORM, no ``env``, only ``self.conf``
   (a plain dict) and HTTP. They never raise for a platform's answer: they return a
   result dict, ``{"ok": True, ...}`` or the failure of :meth:`PlatformApi._failure`
