@@ -642,7 +642,7 @@ def section_outbox(registry, args, out):
     """The access outbox against the tracking simulator: N restriction calls sent
     with max_concurrency 1 and higher bounds. Each pass runs in a transaction
     rolled back afterwards, on a freshly seeded simulator."""
-    from odoo.addons.dunning_ruler_access.simulator import TrackingSimulator
+    from odoo.addons.dunning_ruler_access.tests.simulator import TrackingSimulator
 
     size = args.size or 500
     sim = TrackingSimulator("admin@bench.example.com", "bench-admin", token="bench-token").start(

@@ -15,7 +15,7 @@ from odoo import Command
 from odoo.tests.common import TransactionCase, tagged
 from odoo.tools import html2plaintext
 
-from odoo.addons.dunning_ruler_access.simulator import TrackingSimulator
+from odoo.addons.dunning_ruler_access.tests.simulator import TrackingSimulator
 from odoo.addons.dunning_ruler_sms.tests.gateway_double import GatewayDouble
 
 DUE = date(2026, 3, 16)  # a Monday: no step of the timeline falls on a Sunday (SMS window)

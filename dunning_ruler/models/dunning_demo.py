@@ -52,7 +52,7 @@ class DunningDemo(models.AbstractModel):
                             fields.Command.create(
                                 {
                                     "product_id": product.id,
-                                    "name": "GPS tracking subscription",
+                                    "name": "Monthly subscription",
                                     "quantity": 1,
                                     "price_unit": amount,
                                     "tax_ids": [],

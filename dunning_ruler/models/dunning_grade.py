@@ -27,9 +27,6 @@ class DunningGrade(models.Model):
         help="Extra days granted before each overdue level (offset > 0). "
         "Reminders before and on the due date are not shifted.",
     )
-    exempt_from_restriction = fields.Boolean(
-        help="Never restrict or block this customer's access, whatever the level."
-    )
     no_dunning = fields.Boolean(help="Customers of this grade are never dunned.")
     description = fields.Text(translate=True)
 

@@ -41,7 +41,6 @@ class DunningCommon(AccountTestInvoicingCommon):
                 "code": "T-VIP",
                 "ruler_id": cls.ruler.id,
                 "grace_days": 5,
-                "exempt_from_restriction": True,
             }
         )
         cls.grade_risk = Grade.create({"name": "Risk", "code": "T-RISK", "ruler_id": cls.ruler_strict.id})

@@ -78,7 +78,6 @@ class TestDunningConfiguration(TransactionCase):
         self.assertTrue(all(standard.level_ids.mapped("send_email")))
         self.assertEqual(len(set(standard.level_ids.mapped("mail_template_id"))), 6, "one template per level")
         vip = self.env.ref("dunning_ruler.dunning_grade_vip")
-        self.assertTrue(vip.exempt_from_restriction)
         self.assertGreater(vip.grace_days, 0)
         risk = self.env.ref("dunning_ruler.dunning_grade_high_risk")
         self.assertNotEqual(risk.ruler_id, standard)

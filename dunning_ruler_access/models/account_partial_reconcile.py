@@ -18,14 +18,3 @@ class AccountPartialReconcile(models.Model):
         res = super().unlink()
         partners.exists()._dunning_access_sync(self.env._("Payment unreconciled"))
         return res
-
-
-class AccountMove(models.Model):
-    _inherit = "account.move"
-
-    def write(self, vals):
-        res = super().write(vals)
-        if "dunning_excluded" in vals:
-            # An invoice put in dispute never keeps its customer restricted.
-            self.commercial_partner_id._dunning_access_sync(self.env._("Dispute changed"))
-        return res

@@ -69,7 +69,9 @@ class DunningAccessBinding(models.Model):
     )
     trust_note = fields.Char(readonly=True)
     snapshot = fields.Text(
-        readonly=True, help="Traccar flags of each user before the first restriction, restored on unblock."
+        readonly=True,
+        help="What the platform's adapter kept before the first restriction, restored on unblock "
+        "(Traccar: the flags of each user).",
     )
     call_ids = fields.One2many("dunning.access.call", "binding_id", string="Calls")
     needs_attention = fields.Boolean(compute="_compute_needs_attention")
@@ -141,8 +143,7 @@ class DunningAccessBinding(models.Model):
             self.env.cr.execute(
                 SQL(
                     """
-                    SELECT p.id, p.dunning_hold_until, g.exempt_from_restriction,
-                           g.name->>'en_US', r.min_amount
+                    SELECT p.id, p.dunning_hold_until, g.exempt_from_restriction, g.id, r.min_amount
                       FROM res_partner p
                       JOIN res_company c ON c.id = %(company)s
                  LEFT JOIN dunning_grade g
@@ -178,10 +179,17 @@ class DunningAccessBinding(models.Model):
                 lvl.id: lvl.display_name
                 for lvl in self.env["dunning.level"].sudo().browse({lid for _r, lid in levels.values()})
             }
+            # In the reader's language, as the reason's sentence (self.env._) around it.
+            grade_names = {
+                grade.id: grade.name
+                for grade in self.env["dunning.grade"]
+                .sudo()
+                .browse({info[2] for info in infos.values() if info[1]})
+            }
             for binding in bindings:
                 pid = binding.partner_id.commercial_partner_id.id
                 rank, level_id = levels.get(pid, (0, None))
-                hold_until, exempt, grade_name, min_amount = infos.get(pid, (None, False, None, 0))
+                hold_until, exempt, grade_id, min_amount = infos.get(pid, (None, False, None, 0))
                 target = ("active", "restricted", "blocked")[rank]
                 reason = (
                     self.env._("Level %s reached", level_names.get(level_id))
@@ -194,7 +202,10 @@ class DunningAccessBinding(models.Model):
                         self.env._("Provisionally unblocked until %s", binding.trust_until),
                     )
                 elif rank and exempt:
-                    target, reason = "active", self.env._("Grade %s is exempt from restriction", grade_name)
+                    target, reason = (
+                        "active",
+                        self.env._("Grade %s is exempt from restriction", grade_names.get(grade_id)),
+                    )
                 elif rank and min_amount and balances.get((company.id, pid), 0.0) < min_amount:
                     target, reason = (
                         "active",
@@ -301,27 +312,15 @@ class DunningAccessBinding(models.Model):
         }
 
     # ------------------------------------------------------------------
-    # Traccar snapshot
+    # Snapshot kept by the platform's adapter
     # ------------------------------------------------------------------
     def _get_snapshot(self):
         self.ensure_one()
         return json.loads(self.snapshot or "{}")
 
-    def _merge_snapshot(self, users, flags, target):
-        """Remember each user's flags as they were before we restricted them. Users
-        already known keep their first snapshot; new sub-users are added."""
+    def _set_snapshot(self, snapshot):
         self.ensure_one()
-        if target == "active":
-            return
-        snapshot = self._get_snapshot()
-        changed = False
-        for user in users:
-            key = str(user["id"])
-            if key not in snapshot:
-                snapshot[key] = {flag: bool(user.get(flag)) for flag in [*flags, "disabled"]}
-                changed = True
-        if changed:
-            self.snapshot = json.dumps(snapshot, sort_keys=True)
+        self.snapshot = json.dumps(snapshot, sort_keys=True) if snapshot else False
 
     # ------------------------------------------------------------------
     # Actions

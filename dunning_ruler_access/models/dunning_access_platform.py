@@ -7,12 +7,11 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from . import access_transport as transport
+from ..tools.platform_api import PlatformApi
+from ..tools.traccar_api import DEFAULT_RESTRICT_FLAGS
 
 _logger = logging.getLogger(__name__)
 
-DEFAULT_RESTRICT_FLAGS = "limitCommands,readonly,deviceReadonly,disableReports"
-TRACCAR_FLAGS = {"limitCommands", "readonly", "deviceReadonly", "disableReports", "disabled"}
 DEFAULT_BATCH = 200
 
 
@@ -91,23 +90,18 @@ class DunningAccessPlatform(models.Model):
             platform.attention_call_count = attention.get(platform, 0)
 
     @api.constrains(
-        "base_url", "restrict_flags", "max_concurrency", "retry_base_seconds", "retry_max_seconds"
+        "kind",
+        "base_url",
+        "restrict_flags",
+        "max_concurrency",
+        "retry_base_seconds",
+        "retry_max_seconds",
     )
     def _check_settings(self):
         for platform in self:
             if not (platform.base_url or "").startswith(("http://", "https://")):
                 raise ValidationError(
                     self.env._("The URL of platform “%s” must start with http:// or https://.", platform.name)
-                )
-            flags = platform._get_restrict_flags()
-            unknown = set(flags) - TRACCAR_FLAGS
-            if platform.kind == "traccar" and (unknown or not flags):
-                raise ValidationError(
-                    self.env._(
-                        "Unknown Traccar flags: %(flags)s. Use %(known)s.",
-                        flags=", ".join(sorted(unknown)) or "-",
-                        known=DEFAULT_RESTRICT_FLAGS,
-                    )
                 )
             if (
                 platform.max_concurrency < 1
@@ -117,10 +111,43 @@ class DunningAccessPlatform(models.Model):
                 raise ValidationError(
                     self.env._("Concurrency and retry delays must be positive (maximum ≥ first delay).")
                 )
+            # What only this kind of platform checks (Traccar: its restriction flags).
+            platform._get_platform_api_class()._check_platform(platform)
 
-    def _get_restrict_flags(self):
+    # ------------------------------------------------------------------
+    # The platform's adapter (tools/platform_api.py)
+    # ------------------------------------------------------------------
+    def _get_platform_api_class(self):
+        """The :class:`~odoo.addons.dunning_ruler_access.tools.platform_api.PlatformApi`
+        subclass that talks to this platform: the one registered for its ``kind``.
+        Override (and call super()) to serve a kind by another class."""
         self.ensure_one()
-        return [f.strip() for f in (self.restrict_flags or "").split(",") if f.strip()]
+        api_class = PlatformApi.get_api_class(self.kind)
+        if api_class is None:
+            raise UserError(self.env._("No adapter is installed for platforms of kind “%s”.", self.kind))
+        return api_class
+
+    def _get_platform_api(self):
+        """An adapter instance with this platform's settings: safe to use from the
+        sending threads (it holds a plain dict, not the record)."""
+        self.ensure_one()
+        api_class = self._get_platform_api_class()
+        return api_class(api_class._get_conf(self.sudo()))
+
+    def _find_account(self, login):
+        """The reference of the account of ``login`` (an email or login) on this
+        platform, or False."""
+        result = self._get_platform_api().find_account(login)
+        if not result["ok"]:
+            raise UserError(
+                self.env._(
+                    "%(name)s could not look up %(login)s: %(error)s",
+                    name=self.name,
+                    login=login,
+                    error=result["error"],
+                )
+            )
+        return result["ref"] or False
 
     def action_generate_pull_token(self):
         for platform in self:
@@ -148,22 +175,16 @@ class DunningAccessPlatform(models.Model):
 
     def action_test_connection(self):
         self.ensure_one()
-        conf = self._transport_conf()
-        if self.kind == "traccar":
-            session = transport._session(conf)
-            try:
-                transport._request(session, conf, "GET", "/api/session")
-            except transport.TransportError as e:
-                raise UserError(
-                    self.env._(
-                        "Connection to %(name)s failed: %(error)s %(body)s",
-                        name=self.name,
-                        error=e,
-                        body=e.body[:200],
-                    )
-                ) from e
-            finally:
-                session.close()
+        result = self._get_platform_api().test_connection()
+        if not result["ok"]:
+            raise UserError(
+                self.env._(
+                    "Connection to %(name)s failed: %(error)s %(body)s",
+                    name=self.name,
+                    error=result["error"],
+                    body=(result.get("response") or "")[:200],
+                )
+            )
         message = self.env._("Connection to %s works.", self.name)
         return {
             "type": "ir.actions.client",
@@ -174,23 +195,6 @@ class DunningAccessPlatform(models.Model):
     # ------------------------------------------------------------------
     # Outbox
     # ------------------------------------------------------------------
-    def _transport_conf(self):
-        """The platform's settings as a plain dict, for the sending threads."""
-        self.ensure_one()
-        platform = self.sudo()
-        return {
-            "kind": platform.kind,
-            "base_url": platform.base_url,
-            "timeout": platform.timeout,
-            "auth_type": platform.auth_type,
-            "username": platform.username,
-            "password": platform.password,
-            "token": platform.token,
-            "webhook_secret": platform.webhook_secret,
-            "include_sub_users": platform.include_sub_users,
-            "restrict_flags": platform._get_restrict_flags(),
-        }
-
     @api.model
     def _claim_due_calls(self, limit):
         """Lock the due calls: a call another worker holds is skipped, never sent twice."""
@@ -267,20 +271,23 @@ class DunningAccessPlatform(models.Model):
             )
             counts["dry_run"] = len(calls)
             return counts
-        conf = self._transport_conf()
-        if self.kind == "webhook":
-            results = self._run_parallel(
-                transport.webhook_send, [(conf, call._get_payload(), call.idempotency_key) for call in calls]
-            )
-        else:
+        api = self._get_platform_api()
+        results = {}
+        accounts = dict.fromkeys(calls)
+        if api.snapshot_before_apply:
             # Read first and keep the snapshot of what was there before restricting,
             # committed before anything is changed: a crash cannot lose the original.
-            reads = self._run_parallel(
-                transport.traccar_read, [(conf, call.binding_id.external_ref) for call in calls]
-            )
+            reads = self._run_parallel(api.read_account, [(call.binding_id.external_ref,) for call in calls])
             for call, read in zip(calls, reads, strict=True):
-                if read["ok"]:
-                    call.binding_id._merge_snapshot(read["users"], conf["restrict_flags"], call.target_state)
+                if not read["ok"]:
+                    results[call] = read
+                    continue
+                accounts[call] = read["account"]
+                binding = call.binding_id
+                snapshot = binding._get_snapshot()
+                merged = api.merge_snapshot(snapshot, read["account"], call.target_state)
+                if merged != snapshot:
+                    binding._set_snapshot(merged)
             if self.env.context.get("ir_cron_progress_id"):
                 # Committing releases the row locks: lease the calls first so that
                 # another worker does not claim them while this one is sending.
@@ -288,17 +295,23 @@ class DunningAccessPlatform(models.Model):
                 calls.write({"next_attempt": lease})
                 # Deliberate: the lease and the snapshots must be durable before the slow sends.
                 self.env.cr.commit()  # pylint: disable=invalid-commit
-            jobs, results = [], {}
-            for call, read in zip(calls, reads, strict=True):
-                if read["ok"]:
-                    jobs.append(
-                        (call, (conf, read["users"], call.target_state, call.binding_id._get_snapshot()))
-                    )
-                else:
-                    results[call] = read
-            written = self._run_parallel(transport.traccar_write, [args for _c, args in jobs])
-            results.update({call: result for (call, _a), result in zip(jobs, written, strict=True)})
-            results = [results[call] for call in calls]
-        for call, result in zip(calls, results, strict=True):
-            counts[call._record_result(result)] += 1
+        jobs = [
+            (
+                call,
+                (
+                    call.binding_id.external_ref,
+                    call.target_state,
+                    call.binding_id._get_snapshot(),
+                    accounts[call],
+                    call._get_payload(),
+                    call.idempotency_key,
+                ),
+            )
+            for call in calls
+            if call not in results
+        ]
+        applied = self._run_parallel(api.apply_state, [args for _call, args in jobs])
+        results.update({call: result for (call, _args), result in zip(jobs, applied, strict=True)})
+        for call in calls:
+            counts[call._record_result(results[call])] += 1
         return counts

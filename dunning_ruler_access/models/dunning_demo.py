@@ -1,6 +1,6 @@
 from odoo import api, models
 
-# Users the simulator seeds with ``--seed demo`` (simulator/server.py DEMO_USERS).
+# Users the simulator seeds with ``--seed demo`` (tests/simulator/server.py DEMO_USERS).
 DEMO_BINDINGS = {
     "Andes Fleet Services": "11",
     "Pampa Transportes": "12",

@@ -5,7 +5,8 @@ from odoo import fields
 from odoo.tests import common as odoo_common
 
 from odoo.addons.dunning_ruler.tests.common import DunningCommon
-from odoo.addons.dunning_ruler_access.simulator import TrackingSimulator
+
+from .simulator import TrackingSimulator
 
 WEBHOOK_SECRET = "whsec_dGVzdC13ZWJob29rLXNlY3JldC1mb3ItZHVubmluZw=="
 
@@ -31,6 +32,7 @@ class AccessCommon(DunningCommon):
         )
         cls.sim.start(0)
         cls.addClassCleanup(cls.sim.stop)
+        cls.grade_vip.exempt_from_restriction = True
         cls.level_restrict = cls.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 15)
         cls.level_block = cls.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 30)
         cls.level_restrict.action = "restrict"

@@ -16,6 +16,18 @@ class TestGuards(AccessCommon):
         self.assertFalse(self._calls(binding))
         self.assertEqual(binding.access_state, "active")
 
+    def test_exempt_reason_names_grade_in_reader_language(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.grade_vip.with_context(lang="fr_FR").name = "Client privilégié"
+        vip = self._create_customer("Vip Customer", grade=self.grade_vip)
+        binding = self._bind(vip, "602")
+        self._invoice(vip, 5000.0)
+        self._run(self._day(20))  # restriction level + 5 grace days
+        self.assertIn("Grade Vip is exempt", binding.state_reason)
+        binding.with_context(lang="fr_FR")._sync(today=self._day(20))
+        self.assertIn("Client privilégié", binding.state_reason)
+        self.assertNotIn("Vip", binding.state_reason)
+
     def test_exempt_grade_lifts_restriction(self):
         self._invoice(self.customer, 900.0)
         self._run(self._day(15))
@@ -127,6 +139,18 @@ class TestGuards(AccessCommon):
         self.assertFalse(
             self.env["dunning.access.binding"].with_user(user_a).search([("id", "=", binding_b.id)])
         )
+
+    def test_exemption_is_this_addons_field(self):
+        field = self.env["dunning.grade"]._fields["exempt_from_restriction"]
+        self.assertEqual(field._module, "dunning_ruler_access")
+        # The main company's default grades (sudo: the test runs in another company).
+        self.assertTrue(self.env.ref("dunning_ruler.dunning_grade_vip").sudo().exempt_from_restriction)
+        self.assertFalse(self.env.ref("dunning_ruler.dunning_grade_standard").sudo().exempt_from_restriction)
+        Grade = self.env["dunning.grade"]
+        for view_type in ("list", "form"):
+            self.assertIn('name="exempt_from_restriction"', Grade.get_view(view_type=view_type)["arch"])
+        ruler_form = self.env["dunning.ruler"].get_view(view_type="form")["arch"]
+        self.assertIn('name="exempt_from_restriction"', ruler_form)
 
     def test_default_rulers_restrict_and_block(self):
         def ref(xmlid):

@@ -20,8 +20,8 @@ class TestAccessPortal(HttpCase):
             {"partner_id": cls.customer.id, "platform_id": platform.id, "external_ref": "fleet-1"}
         )
 
-    def _page(self):
-        self.authenticate("fleet_portal", "fleet_portal")
+    def _page(self, login="fleet_portal"):
+        self.authenticate(login, login)
         response = self.url_open("/my/dunning")
         self.assertEqual(response.status_code, 200)
         return response.text
@@ -38,3 +38,12 @@ class TestAccessPortal(HttpCase):
         page = self._page()
         self.assertIn('data-access-state="active"', page)
         self.assertNotIn("restored automatically", page)
+
+    def test_portal_without_platform_account_shows_nothing(self):
+        other = self.env["res.partner"].create({"name": "No Platform Co", "is_company": True})
+        new_test_user(self.env, login="plain_portal", groups="base.group_portal", partner_id=other.id)
+        self.assertFalse(other.access_state)
+        page = self._page("plain_portal")
+        self.assertIn("o_portal_dunning", page, "the account status page")
+        self.assertNotIn("Tracking platform access", page)
+        self.assertNotIn("data-access-state", page)

@@ -7,7 +7,7 @@
 #   DUNNING_SIM=0      do not start it
 dr_start_access_simulator() {
     local port="${DUNNING_SIM_PORT:-8329}"
-    local script="$REPO_ROOT/dunning_ruler_access/simulator/server.py"
+    local script="$REPO_ROOT/dunning_ruler_access/tests/simulator/server.py"
     local logdir="${DR_LOG_DIR:-$REPO_ROOT/.local/log}"
     local pidfile="$REPO_ROOT/.local/access-simulator.pid"
     local python="${VENV:-$REPO_ROOT/.venv}/bin/python"

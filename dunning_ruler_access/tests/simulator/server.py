@@ -17,22 +17,27 @@ Faithful to Traccar (org.traccar.api) where the dunning connector depends on it:
   /api/permissions {"userId": manager, "managedUserId": user}`` links and unlinks.
 * ``GET /api/session`` returns the authenticated user (404 without credentials).
 
-Webhooks: ``POST /webhook`` verifies ``webhook-id``/``webhook-timestamp``/
-``webhook-signature`` (v1, base64 HMAC-SHA256 of ``id.timestamp.body`` keyed with the
-base64 secret after ``whsec_``) and answers 401 on a bad signature; a repeated
+Webhooks: ``POST /webhook`` verifies the Standard Webhooks headers
+(``webhook-id``/``webhook-timestamp``/``webhook-signature``) with ``verify`` of the
+project's one implementation, ``dunning_ruler/tools/webhook.py``, answers 400 when
+they are missing and 401 on a stale timestamp or a bad signature; a repeated
 ``webhook-id`` is acknowledged but not applied twice.
 
 Fault injection (tests call the methods, a standalone run uses ``POST /_sim/faults``):
 ``fail_next(status, count)``, ``delay`` seconds before answering, ``down`` (the
 connection is closed without an answer), ``reject_auth`` (every request gets 401).
 
-Standalone: ``python dunning_ruler_access/simulator/server.py --port 8329 --seed demo``
+A test and demo tool, not part of the addon's runtime (Odoo imports an addon's
+``tests`` only to run them). Inside Odoo (tests, ``setup/bench.py``) import
+``TrackingSimulator`` from ``odoo.addons.dunning_ruler_access.tests.simulator``.
+Standalone, as ``setup/run`` starts it (the standard library is enough):
+``python dunning_ruler_access/tests/simulator/server.py --port 8329 --seed demo``
 """
 
 import argparse
 import base64
-import hashlib
 import hmac
+import importlib.util
 import json
 import logging
 import re
@@ -40,8 +45,28 @@ import threading
 import time
 from copy import deepcopy
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 _logger = logging.getLogger(__name__)
+
+
+def _load_webhook_module():
+    """dunning_ruler's Standard Webhooks module (``sign``, ``verify``...).
+
+    Inside Odoo it is ``odoo.addons.dunning_ruler.tools.webhook``. A standalone
+    simulator has no Odoo addons path: the module (standard library only) is then
+    loaded from its file, next to this addon in the addons directory."""
+    try:
+        from odoo.addons.dunning_ruler.tools import webhook
+    except ImportError:
+        path = Path(__file__).resolve().parents[3] / "dunning_ruler" / "tools" / "webhook.py"
+        spec = importlib.util.spec_from_file_location("dunning_ruler_tools_webhook", path)
+        webhook = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(webhook)
+    return webhook
+
+
+webhook = _load_webhook_module()
 
 # model/User.java (Traccar 6), with the Java default of each property.
 USER_DEFAULTS = {
@@ -393,27 +418,16 @@ class _Handler(BaseHTTPRequestHandler):
     def _webhook(self, body):
         sim = self.sim
         msg_id = self.headers.get("webhook-id")
-        timestamp = self.headers.get("webhook-timestamp")
-        signatures = self.headers.get("webhook-signature") or ""
-        if not (sim.webhook_secret and msg_id and timestamp and signatures):
+        if not (sim.webhook_secret and msg_id and self.headers.get("webhook-signature")):
             return self._send(400, "Missing webhook headers")
         try:
-            if abs(time.time() - int(timestamp)) > 300:
-                return self._send(401, "Timestamp outside tolerance")
-        except ValueError:
-            return self._send(400, "Invalid timestamp")
-        key = base64.b64decode(sim.webhook_secret.removeprefix("whsec_") + "==")
-        expected = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-        valid = any(
-            version == "v1" and hmac.compare_digest(base64.b64decode(sig or "=="), expected)
-            for version, _sep, sig in (part.partition(",") for part in signatures.split())
-        )
-        if not valid:
-            return self._send(401, "Invalid signature")
+            payload = webhook.verify(sim.webhook_secret, body, dict(self.headers.items()))
+        except webhook.WebhookVerificationError as e:
+            return self._send(401, f"Invalid webhook: {e}")
         with sim.lock:
             if msg_id not in sim.webhook_ids:
                 sim.webhook_ids.add(msg_id)
-                sim.webhooks.append({"id": msg_id, "payload": json.loads(body)})
+                sim.webhooks.append({"id": msg_id, "payload": payload})
         return self._send(204)
 
     # ------------------------------------------------------------------ control

@@ -1,3 +1,0 @@
-"""Tracking-platform simulator (no Odoo import: runnable standalone, importable by tests)."""
-
-from .server import TrackingSimulator

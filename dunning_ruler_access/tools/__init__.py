@@ -1,0 +1,3 @@
+from . import platform_api
+from . import traccar_api
+from . import webhook_api

@@ -1,0 +1,193 @@
+"""The seam between the access models and the platforms: one adapter class per kind.
+
+Like Odoo's SMS providers (``sms.tools.sms_api``) or payment providers, the generic
+models (``dunning.access.platform``, ``.binding``, ``.call``) never know which platform
+they talk to: ``dunning.access.platform._get_platform_api_class()`` returns the
+:class:`PlatformApi` subclass registered for the platform's ``kind`` and every
+platform-specific decision (which requests, which settings are valid, what to remember
+before restricting) lives in that class.
+
+Adding a platform ``foo``: one file defining ``class FooApi(PlatformApi)`` with
+``kind = "foo"`` (defining the class registers it), imported by the addon's
+``tools/__init__.py``, plus the selection value: ``("foo", "Foo")`` in the list of
+``dunning.access.platform.kind``, or ``selection_add`` (with its ``ondelete``) from
+another addon. To serve an existing kind by another class in one database, override
+``_get_platform_api_class()`` and call ``super()``.
+
+Two sides, because ``process_outbox`` sends in a thread pool:
+
+* the class methods :meth:`PlatformApi._get_conf` and :meth:`PlatformApi._check_platform`
+  get the platform record and run in the main thread (ORM allowed);
+* instance methods run in the worker threads: no ORM, no ``env``, only ``self.conf``
+  (a plain dict) and HTTP. They never raise for a platform's answer: they return a
+  result dict, ``{"ok": True, ...}`` or the failure of :meth:`PlatformApi._failure`
+  (``status``: the HTTP status or None, ``retry``: worth retrying later, ``error``,
+  ``response``: the start of the answer's body, ``retry_after``: seconds or None),
+  which ``dunning.access.call._record_result`` writes back.
+"""
+
+from typing import ClassVar
+
+import requests
+
+RESPONSE_LIMIT = 2000
+TARGET_STATES = ("active", "restricted", "blocked")
+
+
+class PlatformApiError(Exception):
+    """A failed exchange: ``status`` (None for network errors) and ``retry``."""
+
+    def __init__(self, message, status=None, retry=False, body="", retry_after=None):
+        super().__init__(message)
+        self.status = status
+        self.retry = retry
+        self.body = body
+        self.retry_after = retry_after
+
+
+class PlatformApi:
+    """Base adapter of an access platform.
+
+    :param dict conf: the platform's settings, from :meth:`_get_conf`
+    """
+
+    #: the ``dunning.access.platform.kind`` value served by the class
+    kind = None
+    #: the outbox reads each account (:meth:`read_account`) and keeps what
+    #: :meth:`merge_snapshot` returns, durably, before it applies a state
+    snapshot_before_apply = False
+
+    _registry: ClassVar[dict] = {}
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        kind = cls.__dict__.get("kind")
+        if not kind:
+            return  # an intermediate base class, or a subclass of an existing adapter
+        registered = PlatformApi._registry.get(kind)
+        if registered is not None and registered is not cls:
+            raise TypeError(
+                f"{cls.__name__}: kind {kind!r} is already served by {registered.__name__}; "
+                "override dunning.access.platform._get_platform_api_class() to replace it"
+            )
+        PlatformApi._registry[kind] = cls
+
+    @classmethod
+    def get_api_class(cls, kind):
+        """The adapter class registered for ``kind``, or None."""
+        return PlatformApi._registry.get(kind)
+
+    @classmethod
+    def unregister(cls, kind):
+        """Forget the class of ``kind`` (for a test that registered its own)."""
+        PlatformApi._registry.pop(kind, None)
+
+    def __init__(self, conf):
+        self.conf = conf
+
+    # ------------------------------------------------------------------ main thread
+    @classmethod
+    def _get_conf(cls, platform):
+        """The settings the instance methods need, as a plain dict (``platform`` is
+        sudo'ed by the caller: credentials are only read here)."""
+        return {
+            "kind": platform.kind,
+            "name": platform.name,
+            "base_url": platform.base_url,
+            "timeout": platform.timeout,
+            "auth_type": platform.auth_type,
+            "username": platform.username,
+            "password": platform.password,
+            "token": platform.token,
+        }
+
+    @classmethod
+    def _check_platform(cls, platform):
+        """Raise ``odoo.exceptions.ValidationError`` for settings this kind cannot use."""
+
+    # ------------------------------------------------------------------ operations
+    def read_account(self, ref):
+        """The account ``ref`` as the platform has it: ``{"ok": True, "account": <what
+        merge_snapshot and apply_state get back>, "state": "active" | "restricted" |
+        "blocked" | None}``."""
+        return self._unsupported("reading an account")
+
+    def merge_snapshot(self, snapshot, account, target):
+        """The snapshot (a JSON-serialisable dict) to keep before ``target`` is applied
+        to ``account``: what unblocking restores. No I/O; the default keeps none."""
+        return snapshot
+
+    def apply_state(self, ref, target, snapshot=None, account=None, payload=None, msg_id=None):
+        """Bring account ``ref`` to ``target`` (one of :data:`TARGET_STATES`).
+
+        :param dict snapshot: what :meth:`merge_snapshot` kept ({} when nothing)
+        :param account: what :meth:`read_account` returned just before, if it was called
+        :param dict payload: the call's JSON payload (event, reason, invoices...)
+        :param str msg_id: the call's idempotency key
+        """
+        raise NotImplementedError()
+
+    def test_connection(self):
+        """``{"ok": True, "message": str}`` when the platform answers with these
+        credentials."""
+        raise NotImplementedError()
+
+    def find_account(self, login):
+        """The account of an email or login: ``{"ok": True, "ref": str | None, "name": str}``."""
+        return self._unsupported("finding an account")
+
+    # ------------------------------------------------------------------ HTTP helpers
+    def _session(self):
+        session = requests.Session()
+        session.headers["Accept"] = "application/json"
+        if self.conf.get("auth_type") == "token":
+            session.headers["Authorization"] = f"Bearer {self.conf.get('token') or ''}"
+        else:
+            session.auth = (self.conf.get("username") or "", self.conf.get("password") or "")
+        return session
+
+    def _request(self, session, method, path, **kwargs):
+        """``path``: under the platform's URL, or an absolute URL."""
+        url = path
+        if not path.startswith(("http://", "https://")):
+            url = self.conf["base_url"].rstrip("/") + path
+        timeout = self.conf["timeout"]
+        try:
+            response = session.request(method, url, timeout=timeout, **kwargs)
+        except requests.Timeout as e:
+            raise PlatformApiError(f"Timeout after {timeout}s on {method} {path}", retry=True) from e
+        except requests.RequestException as e:
+            raise PlatformApiError(
+                f"Platform unreachable ({type(e).__name__}) on {method} {path}", retry=True
+            ) from e
+        if response.status_code >= 400:
+            retry_after = response.headers.get("Retry-After")
+            raise PlatformApiError(
+                f"HTTP {response.status_code} on {method} {path}",
+                status=response.status_code,
+                retry=response.status_code >= 500 or response.status_code == 429,
+                body=response.text[:RESPONSE_LIMIT],
+                retry_after=int(retry_after) if retry_after and retry_after.isdigit() else None,
+            )
+        return response
+
+    @staticmethod
+    def _failure(error):
+        return {
+            "ok": False,
+            "status": error.status,
+            "retry": error.retry,
+            "error": str(error),
+            "response": error.body,
+            "retry_after": error.retry_after,
+        }
+
+    def _unsupported(self, what):
+        return {
+            "ok": False,
+            "status": None,
+            "retry": False,
+            "error": f"{self.conf.get('kind')} platforms do not support {what}",
+            "response": "",
+            "retry_after": None,
+        }
