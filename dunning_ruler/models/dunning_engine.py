@@ -30,6 +30,7 @@ So adding a channel is, in its addon: the selection value and the sender on
 """
 
 import logging
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -46,6 +47,8 @@ _logger = logging.getLogger(__name__)
 
 # Namespace of the advisory locks taken on customers during a run ("DUNR").
 LOCK_NAMESPACE = 0x44554E52 & 0x7FFFFFFF
+# Key of the run lock in that namespace (customer ids start at 1).
+RUN_LOCK_KEY = 0
 DEFAULT_BATCH_SIZE = 500
 MAX_BATCH_ATTEMPTS = 3
 
@@ -289,18 +292,57 @@ class DunningEngine(models.AbstractModel):
     # ------------------------------------------------------------------
     @api.model
     def _lock_partners(self, partner_ids):
-        """Take a transaction-scoped advisory lock on each customer, skipping those
-        another run holds: two concurrent runs never process the same invoices."""
+        """The customers of ``partner_ids`` this transaction may dunn now, skipping those
+        another run or manual step holds: two concurrent runs never process the same
+        invoices.
+
+        Batches of a scheduled action and manual steps take the run lock shared, then a
+        transaction-scoped advisory lock per customer, released when the batch commits.
+        A run in one transaction (``_lock_run``) already holds the run lock exclusively,
+        so no other run or manual step can start meanwhile: it only checks that nobody
+        else holds a customer, taking and releasing that customer's lock in the same
+        statement, and so keeps one lock whatever the number of customers (PostgreSQL's
+        lock table holds about 6,400 by default: one per customer overflowed it)."""
         if not partner_ids:
             return []
-        self.env.cr.execute(
-            SQL(
+        if self.env.context.get("dunning_run_locked"):
+            query = SQL(
+                """SELECT id FROM unnest(%(ids)s::int[]) AS id
+                    WHERE CASE WHEN pg_try_advisory_lock(%(ns)s, id)
+                               THEN pg_advisory_unlock(%(ns)s, id) ELSE FALSE END""",
+                ids=list(partner_ids),
+                ns=LOCK_NAMESPACE,
+            )
+        else:
+            self.env.cr.execute(
+                SQL("SELECT pg_try_advisory_xact_lock_shared(%s, %s)", LOCK_NAMESPACE, RUN_LOCK_KEY)
+            )
+            if not self.env.cr.fetchone()[0]:
+                return []  # a run in one transaction is under way: it has them all
+            query = SQL(
                 "SELECT id FROM unnest(%s::int[]) AS id WHERE pg_try_advisory_xact_lock(%s, id)",
                 list(partner_ids),
                 LOCK_NAMESPACE,
             )
-        )
+        self.env.cr.execute(query)
         return [row[0] for row in self.env.cr.fetchall()]
+
+    @api.model
+    def _lock_run(self):
+        """Take the run lock exclusively for a run in one transaction, waiting for the
+        batches and manual steps under way to commit (``dunning_ruler.run_lock_wait``
+        seconds, 30 by default)."""
+        wait = float(self.env["ir.config_parameter"].sudo().get_param("dunning_ruler.run_lock_wait", 30))
+        deadline = time.monotonic() + wait
+        while True:
+            self.env.cr.execute(SQL("SELECT pg_try_advisory_xact_lock(%s, %s)", LOCK_NAMESPACE, RUN_LOCK_KEY))
+            if self.env.cr.fetchone()[0]:
+                return
+            if time.monotonic() >= deadline:
+                raise UserError(
+                    self.env._("A dunning run or a manual dunning step is under way: try again in a moment.")
+                )
+            time.sleep(0.5)
 
     @api.model
     def _run(self, as_of=None, company_ids=None, partner_ids=None, batch_size=None):
@@ -318,6 +360,9 @@ class DunningEngine(models.AbstractModel):
         # Commit between batches only inside a scheduled action: a run from the UI or a
         # test stays one transaction.
         autocommit = bool(self.env.context.get("ir_cron_progress_id"))
+        if not autocommit and not self.env.context.get("dunning_run_locked"):
+            self._lock_run()
+            self = self.with_context(dunning_run_locked=True)  # noqa: PLW0642
         summary = {
             "date": fields.Date.to_string(as_of),
             "partners": 0,

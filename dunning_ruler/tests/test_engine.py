@@ -296,6 +296,53 @@ class TestDunningEngine(DunningCommon):
         self.assertEqual(summary["locked"], 0)
         self.assertEqual(len(self._events(state="done")), 1)
 
+    def _advisory_locks_held(self):
+        self.env.cr.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted"
+        )
+        return self.env.cr.fetchone()[0]
+
+    def test_run_in_one_transaction_holds_one_lock_whatever_the_customers(self):
+        """A run in one transaction (UI, shell, server action) used to keep one advisory
+        lock per customer until its commit: past PostgreSQL's lock table (about 6,400
+        by default) it failed with "out of shared memory". It now holds the run lock
+        only, while a customer locked elsewhere is still left alone."""
+        from ..models.dunning_engine import LOCK_NAMESPACE
+
+        customers = self.env["res.partner"].create([{"name": f"Lock customer {i}"} for i in range(12)])
+        for customer in customers:
+            self._invoice(customer, 50.0)
+        self.env["ir.config_parameter"].sudo().set_param("dunning_ruler.batch_size", 5)
+        with self.env.registry.cursor() as other_cr:
+            other_cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, customers[3].id))
+            summary = self._run(self.DUE + timedelta(days=3))
+        self.assertEqual(summary["locked"], 1)
+        self.assertEqual(summary["partners"], 11)
+        self.assertEqual(self._advisory_locks_held(), 1, "only the run lock is kept until the commit")
+        self.assertFalse(self._events(customers[3]))
+
+    def test_batches_and_manual_steps_wait_for_a_run_in_one_transaction(self):
+        """While a run in one transaction holds the run lock, a scheduled batch or a
+        manual step gets no customer; a run in one transaction does not start while a
+        batch is under way."""
+        from odoo.exceptions import UserError
+
+        from ..models.dunning_engine import LOCK_NAMESPACE, RUN_LOCK_KEY
+
+        self._invoice(self.customer, 100.0)
+        Engine = self.env["dunning.engine"]
+        self.env["ir.config_parameter"].sudo().set_param("dunning_ruler.run_lock_wait", 0)
+        with self.env.registry.cursor() as other_cr:
+            other_cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", (LOCK_NAMESPACE, RUN_LOCK_KEY))
+            self.assertEqual(Engine._lock_partners(self.customer.ids), [])
+            with self.assertRaises(UserError):
+                self.customer.action_dunning_send_next_level()
+        with self.env.registry.cursor() as other_cr:
+            other_cr.execute("SELECT pg_advisory_xact_lock_shared(%s, %s)", (LOCK_NAMESPACE, RUN_LOCK_KEY))
+            with self.assertRaises(UserError):
+                self._run(self.DUE + timedelta(days=3))
+        self.assertEqual(Engine._lock_partners(self.customer.ids), self.customer.ids)
+
     def test_cron_is_daily_and_calls_entry_point(self):
         cron = self.env.ref("dunning_ruler.ir_cron_dunning_run")
         self.assertEqual((cron.interval_number, cron.interval_type), (1, "days"))
