@@ -12,7 +12,7 @@ class IrQweb(models.AbstractModel):
         # pseudo reference 'etree._Element', which even fails and formats a
         # traceback), i.e. once per rendered record. A caller rendering many records
         # in one pass passes a cache in the context (see
-        # dunning.event._dunning_render_bodies): each template compiles once.
+        # dunning.mail.batch._render_bodies): each template compiles once.
         cache = self.env.context.get("dunning_qweb_compile_cache")
         if cache is None or not isinstance(template, (etree._Element, str, int)):
             return super()._compile(template)
