@@ -13,6 +13,10 @@ for any caller (``dunning.event._dunning_send_email`` is the one today):
   notify anybody else take ``message_post`` itself (``_message_post``);
 * ``_LayoutCache``: the notification layout rendered once per language and
   company with placeholders, checked against a standard rendering.
+
+Setting ``dunning_ruler.email_batching`` (system parameter, Invoicing >
+Settings > Dunning, on by default): off, every reminder takes Odoo's own path,
+``mail.template._render_field`` and one ``message_post`` each.
 """
 
 import logging
@@ -23,14 +27,15 @@ from typing import Any, NamedTuple
 from lxml import etree, html
 from markupsafe import Markup, escape
 
-from odoo import api, models
-from odoo.tools import SQL, clean_context, formataddr
+from odoo import api, fields, models
+from odoo.tools import SQL, clean_context, formataddr, str2bool
 
 from ..tools.bulk import bulk_insert, bulk_link
 
 _logger = logging.getLogger(__name__)
 
 EMAIL_LAYOUT = "mail.mail_notification_light"
+BATCHING_PARAM = "dunning_ruler.email_batching"
 
 
 class Post(NamedTuple):
@@ -123,6 +128,12 @@ class DunningMailBatch(models.AbstractModel):
     _description = "Dunning: batched emails"
 
     @api.model
+    def _batching_enabled(self):
+        """Whether emails are batched (``dunning_ruler.email_batching``, on by default)."""
+        value = self.env["ir.config_parameter"].sudo().get_param(BATCHING_PARAM) or "True"
+        return str2bool(value.strip(), True)
+
+    @api.model
     def _run_cache(self):
         """What the batches of one run share (compiled templates, layouts): the
         ``dunning_render_cache`` dict the engine passes in the context, else a new one."""
@@ -141,6 +152,10 @@ class DunningMailBatch(models.AbstractModel):
         ``mail.render.mixin`` parses and compiles an inline QWeb template for every
         record (tens of milliseconds each); here the body is wrapped in a loop over the
         records, rendered in one pass and split on a random separator."""
+        if not records:
+            return {}
+        if not self._batching_enabled():
+            return template._render_field("body_html", records.ids, compute_lang=True)
         results = {}
         # Compiled templates outlive the batch when the run passes a cache: every
         # batch of a run renders the same few templates.
@@ -226,10 +241,13 @@ class DunningMailBatch(models.AbstractModel):
         notification layout, mail.notification, author following the customer), but
         with a number of queries that depends on the batch, not on its size. Posts
         that would notify anybody else than the customer's contact (followers of the
-        customer, a recipient who is a user) take the reference path.
+        customer, a recipient who is a user), or all of them when batching is
+        switched off, take the reference path.
         """
         if not posts:
             return {}
+        if not self._batching_enabled():
+            return {post.key: self._message_post(post) for post in posts}
         Partner = self.env["res.partner"]
         partners = Partner.browse(dict.fromkeys(post.partner.id for post in posts))
         subtype_id = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
@@ -400,12 +418,14 @@ class DunningMailBatch(models.AbstractModel):
             "recipient_ids",
             [(mail_id, rid) for mail_id, (_message, rid) in zip(mails.ids, notif_partner, strict=True)],
         )
+        read_date = fields.Datetime.now()  # what mail.notification.create() sets when read
         bulk_insert(
             self.env["mail.notification"].sudo().with_context(clean_context(self.env.context)),
             [
                 {
                     "author_id": message.author_id.id,
                     "is_read": True,
+                    "read_date": read_date,
                     "mail_message_id": message.id,
                     "notification_status": "ready",
                     "notification_type": "email",
