@@ -17,6 +17,34 @@ for any caller (``dunning.event._dunning_send_email`` is the one today):
 Setting ``dunning_ruler.email_batching`` (system parameter, Invoicing >
 Settings > Dunning, on by default): off, every reminder takes Odoo's own path,
 ``mail.template._render_field`` and one ``message_post`` each.
+
+Odoo internals this service relies on
+=====================================
+What an Odoo upgrade checks here: the private methods and attributes of Odoo
+listed in ``ODOO_PRIVATE_API`` (``test_odoo_private_api_still_exists`` checks
+that they exist), and the records written by hand.
+
+* rendering: ``mail.render.mixin`` ``_classify_per_lang``, ``_render_eval_context``,
+  ``_render_field``, ``_render_template_postprocess``, ``_unrestricted_rendering``;
+  ``ir.qweb`` ``_render`` and ``_compile`` (compiled once per run:
+  ``models/ir_qweb.py``);
+* posting (as ``mail.thread.message_post`` and ``_message_create`` do):
+  ``_message_compute_author``, ``_message_compute_real_author``,
+  ``_mail_get_alias_domains``, ``_mail_get_companies``, ``_notify_get_reply_to``,
+  ``_message_subscribe``, ``_mail_flat_thread``; ``mail.message._get_message_id``;
+  ``mail.followers._get_recipient_data``;
+* notifying (as ``mail.thread._notify_thread_by_email`` does):
+  ``_notify_get_classified_recipients_iterator``,
+  ``_notify_by_email_render_layout``, ``_notify_by_email_get_headers``;
+  ``res.lang._lang_get``;
+* the chatter notes of ``tools/bulk.py``'s ``bulk_log`` (as ``_message_log_batch``
+  writes them): ``_message_compute_author``, ``_notify_get_reply_to``;
+* the records written by hand: the columns of ``mail.message`` as
+  ``_message_create`` fills them, of ``mail.mail`` (``references``, ``headers``,
+  ``is_notification``, ``body_html``) and ``mail.notification`` (``is_read``,
+  ``read_date``) as ``_notify_thread_by_email`` and their ``create`` fill them.
+  ``test_email_batching_setting_same_records`` compares them, field by field,
+  with the records of Odoo's own path.
 """
 
 import logging
@@ -36,6 +64,35 @@ _logger = logging.getLogger(__name__)
 
 EMAIL_LAYOUT = "mail.mail_notification_light"
 BATCHING_PARAM = "dunning_ruler.email_batching"
+
+
+# {model: Odoo's private methods and attributes used here and in tools/bulk.py}
+ODOO_PRIVATE_API = {
+    "ir.qweb": ("_render", "_compile"),
+    "mail.render.mixin": (
+        "_classify_per_lang",
+        "_render_eval_context",
+        "_render_field",
+        "_render_template_postprocess",
+        "_unrestricted_rendering",
+    ),
+    "mail.thread": (
+        "_message_compute_author",
+        "_message_compute_real_author",
+        "_mail_get_alias_domains",
+        "_mail_get_companies",
+        "_notify_get_reply_to",
+        "_message_subscribe",
+        "_mail_flat_thread",
+        "_message_log_batch",
+        "_notify_get_classified_recipients_iterator",
+        "_notify_by_email_render_layout",
+        "_notify_by_email_get_headers",
+    ),
+    "mail.message": ("_get_message_id",),
+    "mail.followers": ("_get_recipient_data",),
+    "res.lang": ("_lang_get",),
+}
 
 
 class Post(NamedTuple):

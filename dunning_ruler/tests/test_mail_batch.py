@@ -4,7 +4,7 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from ..models.dunning_mail_batch import BATCHING_PARAM
+from ..models.dunning_mail_batch import BATCHING_PARAM, ODOO_PRIVATE_API
 from .common import DunningCommon
 
 # Columns that differ between two runs writing the same thing: new ids, the random
@@ -166,3 +166,11 @@ class TestDunningMailBatch(DunningCommon):
         settings = self.env["res.config.settings"].create({"dunning_email_batching": True})
         settings.execute()
         self.assertTrue(self.env["dunning.mail.batch"]._batching_enabled())
+
+    def test_odoo_private_api_still_exists(self):
+        """Odoo's private methods the service relies on (listed in one place,
+        dunning_mail_batch.ODOO_PRIVATE_API) still exist: checked after an upgrade."""
+        for model, names in ODOO_PRIVATE_API.items():
+            for name in names:
+                with self.subTest(model=model, name=name):
+                    self.assertTrue(hasattr(type(self.env[model]), name), f"{model}.{name} is gone")
