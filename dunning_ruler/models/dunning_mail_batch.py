@@ -5,8 +5,9 @@ each one is parsed, compiled, rendered, sanitised, wrapped in its notification
 layout and written record by record. This service does the same work set by set,
 for any caller (``dunning.event._dunning_send_email`` is the one today):
 
-* ``_render_bodies(template, records)``: the template's body rendered for all
-  records in one QWeb pass per language;
+* ``_render_bodies(template, records)``: the template's body, compiled once per
+  run and rendered record by record, each record in its own QWeb scope, as
+  ``mail.render.mixin._render_template_qweb`` renders it;
 * ``_post_messages(posts)``: the chatter messages, their queued ``mail.mail``
   and ``mail.notification`` in one INSERT per table (``tools/bulk.py``): the
   records ``message_post`` writes for a customer recipient. Posts that would
@@ -25,7 +26,8 @@ listed in ``ODOO_PRIVATE_API`` (``test_odoo_private_api_still_exists`` checks
 that they exist), and the records written by hand.
 
 * rendering: ``mail.render.mixin`` ``_classify_per_lang``, ``_render_eval_context``,
-  ``_render_field``, ``_render_template_postprocess``, ``_unrestricted_rendering``;
+  ``_render_field``, ``_render_template_postprocess``,
+  ``_has_unsafe_expression_template_qweb``, ``_unrestricted_rendering``;
   ``ir.qweb`` ``_render`` and ``_compile`` (compiled once per run:
   ``models/ir_qweb.py``);
 * posting (as ``mail.thread.message_post`` and ``_message_create`` do):
@@ -52,7 +54,7 @@ import uuid
 from collections import defaultdict
 from typing import Any, NamedTuple
 
-from lxml import etree, html
+from lxml import html
 from markupsafe import Markup, escape
 
 from odoo import api, fields, models
@@ -74,6 +76,7 @@ ODOO_PRIVATE_API = {
         "_render_eval_context",
         "_render_field",
         "_render_template_postprocess",
+        "_has_unsafe_expression_template_qweb",
         "_unrestricted_rendering",
     ),
     "mail.thread": (
@@ -202,13 +205,15 @@ class DunningMailBatch(models.AbstractModel):
     # ------------------------------------------------------------------
     @api.model
     def _render_bodies(self, template, records):
-        """{record id: body of mail.template ``template`` rendered for it}, as
-        ``_render_field`` would render it, but compiled once per language instead of
-        once per record.
+        """{record id: body of mail.template ``template`` rendered for it}, what
+        ``template._render_field("body_html", records.ids, compute_lang=True)`` returns.
 
-        ``mail.render.mixin`` parses and compiles an inline QWeb template for every
-        record (tens of milliseconds each); here the body is wrapped in a loop over the
-        records, rendered in one pass and split on a random separator."""
+        ``mail.render.mixin`` parses and compiles the body for every record (tens of
+        milliseconds each); here it is parsed and compiled once per run (the
+        ``ir.qweb._compile`` cache of the run, see ``models/ir_qweb.py``), then each
+        record is rendered by its own ``ir.qweb._render``, as Odoo does: in its own
+        QWeb scope, so that what the template sets for one customer is never seen
+        in the next one's email."""
         if not records:
             return {}
         if not self._batching_enabled():
@@ -217,61 +222,51 @@ class DunningMailBatch(models.AbstractModel):
         # Compiled templates outlive the batch when the run passes a cache: every
         # batch of a run renders the same few templates.
         run_cache = self._run_cache()
+        body_field = template._fields["body_html"]
         for tmpl, res_ids in template._classify_per_lang(records.ids).values():
             src = tmpl.body_html
             if not src or not res_ids:
                 results.update(dict.fromkeys(res_ids, ""))
                 continue
-            options = {}
+            model = tmpl.render_model
+            # The options _render_field gives ir.qweb, restricted rendering included.
+            options = dict(body_field.render_options or {})
             if (
                 not tmpl._unrestricted_rendering
                 and not tmpl.env.is_admin()
                 and not tmpl.env.user.has_group("mail.group_mail_template_editor")
             ):
-                options["raise_on_forbidden_code_for_model"] = tmpl.render_model
-            key = (str(src), tuple(sorted(options.items())))
+                options["raise_on_forbidden_code_for_model"] = model
+            key = ("body_html", model, str(src), tuple(sorted(options.items())))
             if key not in run_cache:
-                root = html.fragment_fromstring(src, create_parent="div")
-                loop = etree.Element("t", {"t-foreach": "dunning_events", "t-as": "object"})
-                loop.text, root.text = root.text, None
-                for child in list(root):
-                    loop.append(child)
-                etree.SubElement(loop, "t", {"t-out": "dunning_separator"})
-                root.append(loop)
+                # Odoo renders a body without unsafe expression by a regular
+                # expression, not by QWeb: so does this (root None).
+                unsafe = tmpl._has_unsafe_expression_template_qweb(src, model)
+                root = html.fragment_fromstring(src, create_parent="div") if unsafe else None
                 run_cache[key] = (root, {})
             root, compile_cache = run_cache[key]
-            separator = Markup("<!--dunning-split-%s-->") % uuid.uuid4().hex
+            if root is None:
+                results.update(tmpl._render_field("body_html", res_ids))
+                continue
+            qweb = tmpl.env["ir.qweb"].with_context(dunning_qweb_compile_cache=compile_cache)
             variables = tmpl._render_eval_context()
-            variables.update(
-                dunning_events=tmpl.env[tmpl.render_model].browse(res_ids), dunning_separator=separator
-            )
+            rendered = {}
             try:
-                rendered = (
-                    tmpl.env["ir.qweb"]
-                    .with_context(dunning_qweb_compile_cache=compile_cache)
-                    ._render(root, variables, **options)[5:-6]
-                )
+                for record in tmpl.env[model].browse(res_ids):
+                    variables["object"] = record
+                    # _render renders a copy of the values: one scope per record.
+                    rendered[record.id] = qweb._render(root, variables, **options)[5:-6]
             except Exception:
+                # Odoo's own rendering of the group, with its own error if it fails
+                # too (e.g. a forbidden expression for a restricted user).
                 _logger.info(
-                    "Batch rendering of %s failed, rendering record per record",
+                    "Batch rendering of %s failed, rendering it the standard way",
                     tmpl.display_name,
                     exc_info=True,
                 )
-                results.update(
-                    tmpl._render_field("body_html", res_ids, engine="qweb", options={"post_process": True})
-                )
+                results.update(tmpl._render_field("body_html", res_ids))
                 continue
-            bodies = rendered.split(separator)[:-1]
-            if len(bodies) != len(res_ids):  # the template printed the separator itself?!
-                results.update(
-                    tmpl._render_field("body_html", res_ids, engine="qweb", options={"post_process": True})
-                )
-                continue
-            results.update(
-                tmpl._render_template_postprocess(
-                    tmpl.render_model, dict(zip(res_ids, map(Markup, bodies), strict=True))
-                )
-            )
+            results.update(tmpl._render_template_postprocess(model, rendered))
         return results
 
     # ------------------------------------------------------------------

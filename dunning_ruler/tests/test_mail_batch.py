@@ -49,6 +49,32 @@ class TestDunningMailBatch(DunningCommon):
         self.assertEqual(len(event), 1, customer.name)
         return event
 
+    def test_one_qweb_scope_per_customer(self):
+        """A variable set by one customer's email is not seen by the next one's."""
+        template = self._use_template(
+            '<p>Dear <t t-out="object.partner_id.name"/>:'
+            "<t t-if=\"object.partner_id.name == 'Scope A'\">"
+            '<t t-set="secret" t-value="\'A-only\'"/></t>'
+            '[<t t-out="secret"/>]</p>'
+        )
+        # A between two others: whatever the rendering order, someone comes after A.
+        customers = self._customers("Scope B1", "Scope A", "Scope B2")
+        self._run(self.DUE + timedelta(days=3))
+        events = self.env["dunning.event"]
+        for customer in customers:
+            event = self._sent(customer)
+            events |= event
+            if customer.name == "Scope A":
+                self.assertIn("[A-only]", event.message)
+            else:
+                self.assertIn("[]", event.message, customer.name)
+                self.assertNotIn("A-only", event.message, f"A's variable leaked into {customer.name}'s email")
+                self.assertNotIn("A-only", event.mail_message_id.body)
+        # Batched rendering gives, customer by customer, what Odoo's own rendering gives.
+        batched = self.env["dunning.mail.batch"]._render_bodies(template, events)
+        reference = template._render_field("body_html", events.ids, compute_lang=True)
+        self.assertEqual(batched, reference)
+
     # ------------------------------------------------------------------
     # Batched path and Odoo's own path write the same records
     # ------------------------------------------------------------------
