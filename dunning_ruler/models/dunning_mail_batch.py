@@ -28,8 +28,9 @@ that they exist), and the records written by hand.
 * rendering: ``mail.render.mixin`` ``_classify_per_lang``, ``_render_eval_context``,
   ``_render_field``, ``_render_template_postprocess``,
   ``_has_unsafe_expression_template_qweb``, ``_unrestricted_rendering``;
-  ``ir.qweb`` ``_render`` and ``_compile`` (compiled once per run:
-  ``models/ir_qweb.py``);
+  ``ir.qweb`` ``_render`` and ``_compile``, whose cache for the run
+  (``models/ir_qweb.py``) is keyed as Odoo keys its own (``_generate_code_cached``):
+  ``ir.qweb._get_template_cache_keys``, ``ir.ui.view._get_template_minimal_cache_keys``;
 * posting (as ``mail.thread.message_post`` and ``_message_create`` do):
   ``_message_compute_author``, ``_message_compute_real_author``,
   ``_mail_get_alias_domains``, ``_mail_get_companies``, ``_notify_get_reply_to``,
@@ -70,7 +71,8 @@ BATCHING_PARAM = "dunning_ruler.email_batching"
 
 # {model: Odoo's private methods and attributes used here and in tools/bulk.py}
 ODOO_PRIVATE_API = {
-    "ir.qweb": ("_render", "_compile"),
+    "ir.qweb": ("_render", "_compile", "_generate_code_cached", "_get_template_cache_keys"),
+    "ir.ui.view": ("_get_template_minimal_cache_keys",),
     "mail.render.mixin": (
         "_classify_per_lang",
         "_render_eval_context",

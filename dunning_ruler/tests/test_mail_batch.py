@@ -75,6 +75,30 @@ class TestDunningMailBatch(DunningCommon):
         reference = template._render_field("body_html", events.ids, compute_lang=True)
         self.assertEqual(batched, reference)
 
+    def test_template_compiled_per_language(self):
+        """The same template, rendered in two languages in one run: each its own text.
+
+        The reminder templates call the invoice table template, whose text is
+        translated: compiled once for the first language, it would be reused for
+        the other."""
+        table = self.env.ref("dunning_ruler.dunning_email_invoice_table")
+        table.update_field_translations(
+            "arch_db", {"fr_FR": {"Pay now": "Payer maintenant", "Amount due": "Montant dû"}}
+        )
+        english = self._customers("Lang English", lang="en_US")
+        french = self._customers("Lang French", lang="fr_FR")
+        english2 = self._customers("Lang English 2", lang="en_US")
+        self._run(self.DUE + timedelta(days=3))
+        for customer in english | english2:
+            body = self._sent(customer).message
+            self.assertIn("Pay now", body)
+            self.assertIn("Amount due", body)
+            self.assertNotIn("Payer maintenant", body)
+        body = self._sent(french).message
+        self.assertIn("Payer maintenant", body)
+        self.assertIn("Montant dû", body)
+        self.assertNotIn("Pay now", body)
+
     # ------------------------------------------------------------------
     # Batched path and Odoo's own path write the same records
     # ------------------------------------------------------------------
