@@ -68,7 +68,6 @@ _logger = logging.getLogger(__name__)
 EMAIL_LAYOUT = "mail.mail_notification_light"
 BATCHING_PARAM = "dunning_ruler.email_batching"
 
-
 # {model: Odoo's private methods and attributes used here and in tools/bulk.py}
 ODOO_PRIVATE_API = {
     "ir.qweb": ("_render", "_compile", "_generate_code_cached", "_get_template_cache_keys"),
