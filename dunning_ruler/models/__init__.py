@@ -2,6 +2,7 @@ from . import dunning_ruler
 from . import dunning_level
 from . import dunning_grade
 from . import dunning_event
+from . import dunning_mail_batch
 from . import dunning_engine
 from . import dunning_reason
 from . import dunning_handover

@@ -1,95 +1,14 @@
-import logging
-import uuid
 from collections import defaultdict
-
-from lxml import etree, html
-from markupsafe import Markup, escape
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL, clean_context, formataddr
+from odoo.tools import SQL
 from odoo.tools.misc import formatLang
 
-from ..tools.bulk import bulk_insert, bulk_link, bulk_log
-
-_logger = logging.getLogger(__name__)
+from ..tools.bulk import bulk_log
+from .dunning_mail_batch import Post
 
 CONTACT_TYPES = [("call", "Call"), ("reply", "Customer reply"), ("visit", "Visit"), ("other", "Other")]
-EMAIL_LAYOUT = "mail.mail_notification_light"
-
-
-class _LayoutCache:
-    """Notification layouts of the dunning messages, rendered once per customer
-    language and company with placeholders, then filled per message.
-
-    The first message of each group is also rendered the standard way
-    (``_notify_by_email_render_layout``) and compared: a layout that does not
-    survive the substitution (a customised one showing more of the message) is
-    then rendered message per message."""
-
-    def __init__(self, env):
-        self.env = env
-        # Shared by the batches of a run when it passes a cache (same author, layout
-        # and companies from one batch to the next).
-        run_cache = env.context.get("dunning_render_cache")
-        self.skeletons = {} if run_cache is None else run_cache.setdefault("layouts", {})
-
-    def _standard(self, partner, message, rdata):
-        for _lang, render_values, group in partner._notify_get_classified_recipients_iterator(
-            message, [rdata]
-        ):
-            return partner._notify_by_email_render_layout(message, group, render_values=render_values)
-        return message.body
-
-    def render(self, partner, message, rdata):
-        lang = rdata["lang"] if rdata["lang"] and self.env["res.lang"]._lang_get(rdata["lang"]) else False
-        key = (lang, partner._mail_get_companies(default=self.env.company)[partner.id].id)
-        if key not in self.skeletons:
-            self.skeletons[key] = self._build(partner, message, rdata)
-        skeleton = self.skeletons[key]
-        if skeleton is None:
-            return self._standard(partner, message, rdata)
-        return self._fill(skeleton, message)
-
-    def _fill(self, skeleton, message):
-        parts, name_ph = skeleton
-        name = escape((message.record_name or "").replace("/", "-"))
-        values = (
-            [escape(message.preview or ""), message.body or ""] if len(parts) == 3 else [message.body or ""]
-        )
-        out = parts[0]
-        for value, part in zip(values, parts[1:], strict=True):
-            out += str(value) + part
-        return Markup(out.replace(name_ph, str(name)))
-
-    def _build(self, partner, message, rdata):
-        token = uuid.uuid4().hex
-        body_ph, name_ph = f"dunningbody{token}", f"dunningname{token}"
-        fake = message.new({"body": Markup(f"<p>{body_ph}</p>"), "record_name": name_ph}, origin=message)
-        rendered = None
-        for _lang, render_values, group in partner._notify_get_classified_recipients_iterator(
-            message, [rdata], force_record_name=name_ph
-        ):
-            if group.get("has_button_access"):  # per-record access link: no skeleton
-                return None
-            rendered = str(
-                partner._notify_by_email_render_layout(
-                    fake, group, render_values={**render_values, "message": fake}
-                )
-            )
-        if rendered is None:
-            return None
-        # the body placeholder sits in the body, and as plain text in the preview
-        rendered = rendered.replace(f"<p>{body_ph}</p>", body_ph)
-        parts = rendered.split(body_ph)
-        if len(parts) not in (2, 3):
-            return None
-        skeleton = (parts, name_ph)
-        if str(self._fill(skeleton, message)) != str(self._standard(partner, message, rdata)):
-            _logger.info("Dunning: layout %s not reusable, rendered per message", EMAIL_LAYOUT)
-            return None
-        return skeleton
-
 
 CHANNELS = [
     ("email", "Email"),
@@ -238,88 +157,22 @@ class DunningEvent(models.Model):
         partner = self.partner_id
         return partner.browse(partner.address_get(["invoice"])["invoice"]) or partner
 
-    def _dunning_render_bodies(self, template):
-        """{event id: body of ``template`` rendered for it}, as ``_render_field`` would
-        render it, but compiled once per language instead of once per event.
-
-        ``mail.render.mixin`` parses and compiles an inline QWeb template for every
-        record (tens of milliseconds each); here the body is wrapped in a loop over the
-        events, rendered in one pass and split on a random separator."""
-        results = {}
-        # Compiled templates outlive the batch when the run passes a cache: every
-        # batch of a run renders the same few templates.
-        run_cache = self.env.context.get("dunning_render_cache")
-        run_cache = {} if run_cache is None else run_cache
-        for tmpl, event_ids in template._classify_per_lang(self.ids).values():
-            src = tmpl.body_html
-            if not src or not event_ids:
-                results.update(dict.fromkeys(event_ids, ""))
-                continue
-            options = {}
-            if (
-                not tmpl._unrestricted_rendering
-                and not tmpl.env.is_admin()
-                and not tmpl.env.user.has_group("mail.group_mail_template_editor")
-            ):
-                options["raise_on_forbidden_code_for_model"] = tmpl.render_model
-            key = (str(src), tuple(sorted(options.items())))
-            if key not in run_cache:
-                root = html.fragment_fromstring(src, create_parent="div")
-                loop = etree.Element("t", {"t-foreach": "dunning_events", "t-as": "object"})
-                loop.text, root.text = root.text, None
-                for child in list(root):
-                    loop.append(child)
-                etree.SubElement(loop, "t", {"t-out": "dunning_separator"})
-                root.append(loop)
-                run_cache[key] = (root, {})
-            root, compile_cache = run_cache[key]
-            separator = Markup("<!--dunning-split-%s-->") % uuid.uuid4().hex
-            variables = tmpl._render_eval_context()
-            variables.update(
-                dunning_events=tmpl.env[tmpl.render_model].browse(event_ids), dunning_separator=separator
-            )
-            try:
-                rendered = (
-                    tmpl.env["ir.qweb"]
-                    .with_context(dunning_qweb_compile_cache=compile_cache)
-                    ._render(root, variables, **options)[5:-6]
-                )
-            except Exception:
-                _logger.info(
-                    "Batch rendering of %s failed, rendering event per event",
-                    tmpl.display_name,
-                    exc_info=True,
-                )
-                results.update(
-                    tmpl._render_field("body_html", event_ids, engine="qweb", options={"post_process": True})
-                )
-                continue
-            bodies = rendered.split(separator)[:-1]
-            if len(bodies) != len(event_ids):  # the template printed the separator itself?!
-                results.update(
-                    tmpl._render_field("body_html", event_ids, engine="qweb", options={"post_process": True})
-                )
-                continue
-            results.update(
-                tmpl._render_template_postprocess(
-                    tmpl.render_model, dict(zip(event_ids, map(Markup, bodies), strict=True))
-                )
-            )
-        return results
-
     def _dunning_send_email(self):
+        """The levels' emails, rendered, posted in the customers' chatters and queued
+        by the ``dunning.mail.batch`` service; the events keep what was sent."""
         # The invoices and installments of every event read at once: rendered per
         # template and language, they would be read group by group. (Their portal
         # tokens were set with their level, engine._mark_reached.)
         self.line_ids.fetch()
         (self.invoice_ids | self.line_ids.move_id).fetch()
+        MailBatch = self.env["dunning.mail.batch"]
         by_template = defaultdict(lambda: self.browse())
         for event in self:
             by_template[event.level_id.mail_template_id] |= event
         posts = []
         for template, events in by_template.items():
             subjects = template._render_field("subject", events.ids, compute_lang=True)
-            bodies = events._dunning_render_bodies(template)
+            bodies = MailBatch._render_bodies(template, events)
             for event in events:
                 recipient = event._dunning_recipient()
                 if not recipient.email:
@@ -332,18 +185,19 @@ class DunningEvent(models.Model):
                         }
                     )
                     continue
-                posts.append((event, recipient, subjects[event.id], bodies[event.id]))
+                posts.append(Post(event, event.partner_id, recipient, subjects[event.id], bodies[event.id]))
         # Queued, never sent inside the run: the mail queue sends them once this
         # transaction, which also holds the events, is committed.
-        messages = self._dunning_post_messages(posts)
+        messages = MailBatch._post_messages(posts)
         invoice_logs, sent = {}, []
-        for event, recipient, _subject, _body in posts:
+        for post in posts:
+            event = post.key
             # The message body, sanitised once by its creation: the event keeps what was sent.
             sent.append((event.id, messages[event].id, messages[event].body))
             log = self.env._(
                 "Dunning: “%(level)s” sent by email to %(partner)s.",
                 level=event.level_id.name,
-                partner=recipient.display_name,
+                partner=post.recipient.display_name,
             )
             invoice_logs.update(dict.fromkeys(event.invoice_ids.ids, log))
         self._dunning_set_sent_messages(sent)
@@ -373,214 +227,6 @@ class DunningEvent(models.Model):
         events = self.browse(event_ids)
         events.invalidate_recordset(["message", "mail_message_id", "write_uid", "write_date"])
         events.modified(["message", "mail_message_id"])
-
-    def _dunning_message_post(self, recipient, subject, body):
-        """The reference behaviour: one ``message_post`` in the customer's chatter."""
-        self.ensure_one()
-        return self.partner_id.with_context(mail_notify_force_send=False).message_post(
-            body=body,
-            subject=subject,
-            partner_ids=recipient.ids,
-            message_type="comment",
-            subtype_xmlid="mail.mt_comment",
-            email_layout_xmlid=EMAIL_LAYOUT,
-        )
-
-    def _dunning_post_messages(self, posts):
-        """Post ``posts`` [(event, recipient, subject, body)] in the customers' chatters
-        and queue their emails: {event: mail.message}.
-
-        Same records as ``_dunning_message_post`` (message, queued mail.mail with the
-        notification layout, mail.notification, author following the customer), but
-        with a number of queries that depends on the batch, not on its size. Posts
-        that would notify anybody else than the customer's contact (followers of the
-        customer, a recipient who is a user) take the reference path.
-        """
-        if not posts:
-            return {}
-        Partner = self.env["res.partner"]
-        partners = Partner.browse(dict.fromkeys(event.partner_id.id for event, *_rest in posts))
-        subtype_id = self.env["ir.model.data"]._xmlid_to_res_id("mail.mt_comment")
-        recipient_ids = list({recipient.id for _event, recipient, *_rest in posts})
-        # Followers per customer, and the recipients' data, in two queries: given both
-        # at once, _get_recipient_data copies every recipient into every customer's
-        # entry (quadratic in the batch size).
-        Followers = self.env["mail.followers"]
-        followers_data = Followers._get_recipient_data(partners, "comment", subtype_id)
-        recipients_data = Followers._get_recipient_data(Partner, "comment", subtype_id, recipient_ids)[0]
-        author_id, email_from = Partner._message_compute_author(None, None)
-        real_author = Partner._message_compute_real_author(author_id)
-        fast, result = [], {}
-        for post in posts:
-            event, recipient = post[0], post[1]
-            data = followers_data.get(event.partner_id.id, {})
-            notified = {
-                pid
-                for pid, pdata in data.items()
-                if pdata["is_follower"] and pdata["active"] and pid != real_author.id
-            }
-            rdata = recipients_data.get(recipient.id)
-            if (
-                Partner._mail_flat_thread  # would need each message's parent: not batched
-                or notified - {recipient.id}
-                or not rdata
-                or rdata["notif"] != "email"
-                or not rdata["share"]
-            ):
-                result[event] = event._dunning_message_post(*post[1:])
-            else:
-                fast.append((event, recipient, post[2], post[3], rdata))
-        if fast:
-            result.update(
-                self._dunning_post_messages_batch(fast, author_id, email_from, real_author, subtype_id)
-            )
-        return result
-
-    def _dunning_post_messages_batch(self, posts, author_id, email_from, real_author, subtype_id):
-        Partner = self.env["res.partner"]
-        partners = Partner.browse(dict.fromkeys(event.partner_id.id for event, *_rest in posts))
-        alias_domains = partners.sudo()._mail_get_alias_domains(default_company=self.env.company)
-        companies = partners._mail_get_companies(default=self.env.company)
-        reply_tos = partners._notify_get_reply_to(default=email_from, author_id=author_id)
-        vals_list = []
-        for event, recipient, subject, body, _rdata in posts:
-            pid = event.partner_id.id
-            vals_list.append(
-                {
-                    "author_id": author_id,
-                    "email_from": email_from,
-                    "model": "res.partner",
-                    "res_id": pid,
-                    "body": body,
-                    "message_type": "comment",
-                    "parent_id": False,  # res.partner threads are not flat
-                    "subject": subject or False,
-                    "subtype_id": subtype_id,
-                    "partner_ids": [recipient.id],
-                    "email_add_signature": True,
-                    "email_layout_xmlid": EMAIL_LAYOUT,
-                    "record_alias_domain_id": alias_domains[pid].id,
-                    "record_company_id": companies[pid].id,
-                    "reply_to": reply_tos[pid],
-                }
-            )
-        messages = dict(
-            zip((post[0] for post in posts), self._dunning_create_messages(vals_list), strict=True)
-        )
-        if real_author and not real_author.partner_share:
-            partners._message_subscribe(partner_ids=real_author.ids)
-        self._dunning_queue_mails(posts, messages)
-        return messages
-
-    def _dunning_create_messages(self, vals_list):
-        """``mail.message`` records of ``vals_list`` (as given to ``_message_create``) in
-        one INSERT: each body is sanitised once, the way the message's body field does."""
-        Message = self.env["mail.message"].sudo().with_context(clean_context(self.env.context))
-        body_field = Message._fields["body"]
-        rows, links = [], []
-        for vals in vals_list:
-            row = {key: value for key, value in vals.items() if key != "partner_ids"}
-            row["body"] = body_field.convert_to_column(vals.get("body") or "", Message)
-            row["message_id"] = row.get("message_id") or Message._get_message_id(vals)
-            rows.append(row)
-            links.append(vals.get("partner_ids") or [])
-        messages = bulk_insert(Message, rows)
-        bulk_link(
-            Message,
-            "partner_ids",
-            [(mid, pid) for mid, pids in zip(messages.ids, links, strict=True) for pid in pids],
-        )
-        return messages.sudo(False).with_env(self.env)
-
-    def _dunning_queue_mails(self, posts, messages):
-        """mail.mail + mail.notification of the messages, as mail.thread's
-        ``_notify_thread_by_email`` creates them for a customer recipient."""
-        all_messages = self.env["mail.message"].sudo().browse(m.id for m in messages.values())
-        all_messages.fetch(["body", "record_name", "message_id", "subject", "record_alias_domain_id"])
-        partners = all_messages.mapped(lambda m: m.res_id)
-        # Previous messages of the threads, for the References header (threading in
-        # the customer's mail client): the 32 latest per customer, one query.
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT m.res_id, m.id, m.message_id, m.message_type,
-                       COALESCE(m.is_internal, FALSE) OR COALESCE(st.internal, FALSE) AS internal
-                  FROM (SELECT DISTINCT res_id FROM unnest(%s::int[]) AS res_id) p
-                  JOIN LATERAL (
-                        SELECT * FROM mail_message mm
-                         WHERE mm.model = 'res.partner' AND mm.res_id = p.res_id
-                           AND mm.subtype_id IS NOT NULL AND mm.message_id IS NOT NULL
-                           AND mm.id != ALL(%s)
-                      ORDER BY mm.id DESC LIMIT 32) m ON TRUE
-             LEFT JOIN mail_message_subtype st ON st.id = m.subtype_id
-                """,
-                partners,
-                all_messages.ids,
-            )
-        )
-        history = defaultdict(list)
-        for res_id, mid, message_id, message_type, internal in sorted(
-            self.env.cr.fetchall(), key=lambda r: r[1]
-        ):
-            history[res_id].append((mid, message_id, message_type, internal))
-        outgoing_types = ("comment", "auto_comment", "email", "email_outgoing")
-        layouts = _LayoutCache(self.env)
-        mail_vals, notif_partner = [], []
-        for event, recipient, _subject, _body, rdata in sorted(posts, key=lambda p: messages[p[0]].id):
-            message = messages[event]
-            partner = event.partner_id
-            ancestors = history[partner.id][-32:]
-            best = sorted(
-                ancestors,
-                key=lambda a: (
-                    not a[3],
-                    a[2] in outgoing_types,
-                    a[2] not in ("user_notification", "out_of_office"),
-                ),
-                reverse=True,
-            )[:3]
-            references = " ".join([a[1] for a in sorted(best)] + [message.message_id])
-            history[partner.id].append((message.id, message.message_id, "comment", False))
-            headers = {}
-            if rdata["active"] and rdata["email_normalized"]:
-                headers["X-Msg-To-Add"] = formataddr((rdata["name"], rdata["email_normalized"]))
-            if message.record_alias_domain_id.bounce_email:
-                headers["Return-Path"] = message.record_alias_domain_id.bounce_email
-            headers = partner._notify_by_email_get_headers(headers=headers)
-            vals = {
-                "mail_message_id": message.id,
-                "references": references,
-                "auto_delete": True,
-                "body_html": layouts.render(partner, message, rdata),
-                # mail.mail.create() would mark it as a notification of its message
-                "is_notification": True,
-            }
-            if headers:
-                vals["headers"] = repr(headers)
-            mail_vals.append(vals)
-            notif_partner.append((message, recipient.id))
-        Mail = self.env["mail.mail"].sudo().with_context(clean_context(self.env.context))
-        mails = bulk_insert(Mail, mail_vals)
-        bulk_link(
-            Mail,
-            "recipient_ids",
-            [(mail_id, rid) for mail_id, (_message, rid) in zip(mails.ids, notif_partner, strict=True)],
-        )
-        bulk_insert(
-            self.env["mail.notification"].sudo().with_context(clean_context(self.env.context)),
-            [
-                {
-                    "author_id": message.author_id.id,
-                    "is_read": True,
-                    "mail_message_id": message.id,
-                    "notification_status": "ready",
-                    "notification_type": "email",
-                    "res_partner_id": recipient_id,
-                    "mail_mail_id": mail_id,
-                }
-                for (message, recipient_id), mail_id in zip(notif_partner, mails.ids, strict=True)
-            ],
-        )
 
     def _dunning_send_activity(self):
         """The levels' activities, created in one batch (what ``activity_schedule``

@@ -1,4 +1,6 @@
-from odoo import fields, models
+from odoo import api, fields, models
+
+from .dunning_mail_batch import BATCHING_PARAM
 
 
 class ResConfigSettings(models.TransientModel):
@@ -11,3 +13,26 @@ class ResConfigSettings(models.TransientModel):
     )
 
     dunning_fee_booking = fields.Selection(related="company_id.dunning_fee_booking", readonly=False)
+
+    # Stored as "True"/"False" by get_values/set_values: a boolean config_parameter
+    # field deletes its parameter when unticked, which then reads as its default (on).
+    dunning_email_batching = fields.Boolean(
+        string="Batched reminder emails",
+        default=True,
+        help="Render, post and queue the reminder emails of a run set by set (fast). "
+        "Off: every reminder is rendered and posted by Odoo's standard message posting, "
+        "one at a time (slower, for comparison or troubleshooting).",
+    )
+
+    @api.model
+    def get_values(self):
+        values = super().get_values()
+        values["dunning_email_batching"] = self.env["dunning.mail.batch"]._batching_enabled()
+        return values
+
+    def set_values(self):
+        result = super().set_values()
+        self.env["ir.config_parameter"].sudo().set_param(
+            BATCHING_PARAM, str(bool(self.dunning_email_batching))
+        )
+        return result

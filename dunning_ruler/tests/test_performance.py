@@ -9,6 +9,7 @@ from odoo.sql_db import Cursor
 from odoo.tests import tagged
 from odoo.tools import SQL
 
+from ..models.dunning_mail_batch import Post
 from ..tools.bulk import bulk_insert, bulk_log
 from .common import DunningCommon
 
@@ -118,7 +119,9 @@ class TestDunningPerformance(DunningCommon):
             self.assertEqual(len(event), 1)
             fast = event.mail_message_id
             # The reference path, on the same event: what message_post creates.
-            ref = event._dunning_message_post(partner, fast.subject, event.message)
+            ref = self.env["dunning.mail.batch"]._message_post(
+                Post(event, partner, partner, fast.subject, event.message)
+            )
             for fname in (
                 "body",
                 "subject",
