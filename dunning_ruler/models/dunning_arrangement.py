@@ -133,18 +133,24 @@ class DunningArrangement(models.Model):
 
     @api.onchange("partner_id", "company_id")
     def _onchange_partner_id(self):
-        if self.partner_id and not self.invoice_ids:
+        if self.partner_id and not self.invoice_ids and self.company_id:
+            # The invoices dunning acts on (none in dispute, handed over or already
+            # arranged) overdue when the plan is agreed, even if the customer is on
+            # hold or never dunned; read with the agent's rights.
+            engine = self.env["dunning.engine"]
+            engine._flush_dunnable()
+            self.env.cr.execute(
+                engine._dunnable_lines_sql(
+                    SQL("DISTINCT aml.move_id"),
+                    company_ids=self.company_id.ids,
+                    partner_ids=self.partner_id.commercial_partner_id.ids,
+                    overdue_on=self.date_start or fields.Date.context_today(self),
+                    include_held=True,
+                    include_undunned=True,
+                )
+            )
             self.invoice_ids = self.env["account.move"].search(
-                [
-                    ("commercial_partner_id", "=", self.partner_id.commercial_partner_id.id),
-                    ("company_id", "=", self.company_id.id),
-                    ("move_type", "=", "out_invoice"),
-                    ("state", "=", "posted"),
-                    ("payment_state", "in", ("not_paid", "partial")),
-                    ("invoice_date_due", "<", self.date_start or fields.Date.context_today(self)),
-                    ("dunning_handover_id", "=", False),
-                    ("dunning_arrangement_id", "=", False),
-                ]
+                [("id", "in", [row[0] for row in self.env.cr.fetchall()])]
             )
 
     def write(self, vals):

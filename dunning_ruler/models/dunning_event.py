@@ -667,25 +667,21 @@ class DunningEvent(models.Model):
     def _dunning_action_handover(self):
         """Hand the customers' overdue invoices to the level's agency, and email it a summary."""
         Handover = self.env["dunning.handover"].sudo()
-        lines = (
-            self.env["account.move.line"]
-            .sudo()
-            .search(
-                [
-                    ("display_type", "=", "payment_term"),
-                    ("parent_state", "=", "posted"),
-                    ("move_id.move_type", "=", "out_invoice"),
-                    ("reconciled", "=", False),
-                    ("amount_residual", ">", 0),
-                    ("date_maturity", "<=", max(self.mapped("date"))),
-                    ("move_id.commercial_partner_id", "in", self.partner_id.ids),
-                    ("company_id", "in", self.company_id.ids),
-                    ("move_id.dunning_excluded", "=", False),
-                    ("move_id.dunning_handover_id", "=", False),
-                    ("move_id.dunning_arrangement_id", "=", False),
-                ]
+        # Every dunnable overdue installment of the customers (the run that executes
+        # this level checked their hold and grade).
+        engine = self.env["dunning.engine"]
+        engine._flush_dunnable()
+        self.env.cr.execute(
+            engine._dunnable_lines_sql(
+                SQL("aml.id"),
+                company_ids=self.company_id.ids,
+                partner_ids=self.partner_id.ids,
+                due_until=max(self.mapped("date")),
+                include_held=True,
+                include_undunned=True,
             )
         )
+        lines = self.env["account.move.line"].sudo().browse(row[0] for row in self.env.cr.fetchall())
         overdue = defaultdict(lambda: lines.browse())
         for line in lines:
             overdue[line.move_id.commercial_partner_id.id, line.company_id.id] |= line
@@ -754,24 +750,24 @@ class DunningEvent(models.Model):
         one search for the whole batch."""
         if not self:
             return {}
-        lines = (
-            self.env["account.move.line"]
-            .sudo()
-            .search(
-                [
-                    ("partner_id", "in", self.partner_id.ids),
-                    ("company_id", "in", self.company_id.ids),
-                    ("display_type", "=", "payment_term"),
-                    ("parent_state", "=", "posted"),
-                    ("move_id.move_type", "=", "out_invoice"),
-                    ("reconciled", "=", False),
-                    ("date_maturity", "<=", max(self.mapped("date"))),
-                ]
+        # The dunnable installments (not in dispute, handed over or arranged); the
+        # hold and the grade were the run's to check: the letter's level was executed.
+        engine = self.env["dunning.engine"]
+        engine._flush_dunnable()
+        self.env.cr.execute(
+            engine._dunnable_lines_sql(
+                SQL("aml.id"),
+                company_ids=self.company_id.ids,
+                partner_ids=self.partner_id.ids,
+                due_until=max(self.mapped("date")),
+                include_held=True,
+                include_undunned=True,
             )
         )
+        lines = self.env["account.move.line"].sudo().browse(row[0] for row in self.env.cr.fetchall())
         by_key = defaultdict(lambda: lines.browse())
         for line in lines:
-            by_key[(line.partner_id.id, line.company_id.id)] |= line
+            by_key[(line.move_id.commercial_partner_id.id, line.company_id.id)] |= line
         result = {}
         for event in self:
             candidates = by_key[(event.partner_id.id, event.company_id.id)].filtered(

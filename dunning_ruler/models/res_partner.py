@@ -70,26 +70,37 @@ class ResPartner(models.Model):
 
     @api.depends_context("company", "allowed_company_ids")
     def _compute_dunning_overdue_amount(self):
+        """What the customer owes past the due dates in the current companies.
+
+        Deliberately wider than the dunnable installments (``dunning.engine.
+        _dunnable_lines_sql``, built from the same pieces): invoices in dispute,
+        handed over or under an arrangement, customers on hold or never dunned still
+        owe it. Read with the user's rights on the journal items."""
         today = fields.Date.context_today(self)
         commercial = self.commercial_partner_id
-        amounts = dict(
-            self.env["account.move.line"]._read_group(
-                [
-                    ("partner_id", "in", commercial.ids),
-                    ("display_type", "=", "payment_term"),
-                    ("parent_state", "=", "posted"),
-                    ("move_id.move_type", "=", "out_invoice"),
-                    ("reconciled", "=", False),
-                    ("date_maturity", "<", today),
-                    ("company_id", "in", self.env.companies.ids),
-                ],
-                ["partner_id"],
-                ["amount_residual:sum"],
+        amounts = {}
+        if commercial.ids:
+            engine = self.env["dunning.engine"]
+            visible = self.env["account.move.line"]._search([("partner_id", "in", commercial.ids)])
+            engine._flush_dunnable()
+            self.env.cr.execute(
+                engine._dunnable_lines_sql(
+                    SQL("m.commercial_partner_id, SUM(aml.amount_residual)"),
+                    company_ids=self.env.companies.ids,
+                    partner_ids=commercial.ids,
+                    overdue_on=today,
+                    include_disputed=True,
+                    include_paused=True,
+                    include_held=True,
+                    include_undunned=True,
+                    where=SQL("AND aml.id IN %s", visible.subselect()),
+                    tail=SQL("GROUP BY m.commercial_partner_id"),
+                )
             )
-        )
+            amounts = dict(self.env.cr.fetchall())
         currency = self.env.company.currency_id
         for partner in self:
-            partner.dunning_overdue_amount = amounts.get(partner.commercial_partner_id, 0.0)
+            partner.dunning_overdue_amount = amounts.get(partner.commercial_partner_id.id, 0.0)
             partner.dunning_currency_id = currency
 
     @api.depends(
