@@ -27,6 +27,13 @@ The channel contract (how a level communicates or acts):
 So adding a channel is, in its addon: the selection value and the sender on
 ``dunning.event`` (``models/dunning_event.py``) and the level's flag with its place in
 ``_get_channels`` (``models/dunning_level.py``).
+
+What dunning acts on is defined once, here: ``_dunnable_lines_sql`` (open installments
+of posted customer invoices, not in dispute, handed over or arranged, of customers not
+on hold, whose grade has dunning) and ``_effective_grade_sql``; when a
+level applies, by ``_ladders`` and ``_due_levels`` (offsets, grace days, levels
+reached). The runs, the preview, manual steps, the portal, letters, hand-overs,
+arrangements and reports use them rather than copies.
 """
 
 import logging
@@ -312,6 +319,30 @@ class DunningEngine(models.AbstractModel):
         if not indexes:
             return None
         return ruler_id, [level_ids[i] for i in indexes], [offsets[i] for i in indexes]
+
+    @api.model
+    def _next_index(self, ladder, reached):
+        """Index in ``ladder`` of the first level beyond the offset ``reached`` (None:
+        no level reached yet); None beyond the last level."""
+        offsets = ladder[2]
+        return next((i for i, offset in enumerate(offsets) if reached is None or offset > reached), None)
+
+    @api.model
+    def _may_bring_forward(self, ladder, index, days):
+        """Whether a person may send level ``index`` of ``ladder`` now, before a run
+        would, to an installment ``days`` after its due date (``_days_late_sql``).
+
+        A reminder before the due date may come any time; the due-date level once
+        the installment is due; an overdue level (offset > 0) only once it is overdue
+        beyond its grade's grace days (an overdue level's shift is its offset plus the
+        grace days): never to an installment a run would not dun yet at any level."""
+        _ruler, _levels, offsets, shifts = ladder
+        offset = offsets[index]
+        if offset < 0:
+            return True
+        if offset == 0:
+            return days >= 0
+        return days > shifts[index] - offset
 
     @api.model
     def _candidate_partner_ids(self, as_of, company_ids, partner_ids=None):

@@ -4,7 +4,10 @@ act on the same installments, with the same ladders and grace days."""
 
 from datetime import timedelta
 
+from freezegun import freeze_time
+
 from odoo import Command
+from odoo.exceptions import UserError
 from odoo.tests import tagged
 
 from .common import DunningCommon
@@ -63,6 +66,124 @@ class TestOneDefinition(DunningCommon):
 
     def _payment_term_lines(self, invoices):
         return invoices.line_ids.filtered(lambda line: line.display_type == "payment_term")
+
+    def test_vip_next_level_leaves_out_the_invoice_within_grace_days(self):
+        """The reported case: "send the next level now" proposed the block level for
+        both invoices of a VIP customer (5 grace days), one of them 4 days late."""
+        vip = self._create_customer("Customer VIP", grade=self.grade_vip)
+        old = self._invoice(vip, 1000.0)
+        recent = self._invoice(vip, 250.0, due=self.DUE + timedelta(days=26))
+        self._run(self.DUE + timedelta(days=20))
+        self._run(self.DUE + timedelta(days=26))
+        self.assertEqual(old.dunning_level_id.name, "Restrict")
+        self.assertEqual(recent.dunning_level_id.name, "Due today")
+        today = self.DUE + timedelta(days=30)  # the recent invoice is 4 days late
+        steps = self.env["res.partner"]._dunning_next_steps(vip, today)
+        self.assertEqual(
+            [(s.level_id, s.move_ids, s.line_ids) for s in steps],
+            [(self._level(30).id, old.ids, self._payment_term_lines(old).ids)],
+        )
+        # Two days later, past its grace days, it could be brought forward too.
+        later = self.env["res.partner"]._dunning_next_steps(vip, self.DUE + timedelta(days=32))
+        self.assertEqual(
+            [(s.level_id, set(s.move_ids)) for s in later], [(self._level(30).id, {old.id, recent.id})]
+        )
+        with freeze_time(today):
+            wizard = self.env["dunning.manual.wizard"].create({"partner_ids": [Command.set(vip.ids)]})
+            self.assertIn("Block", wizard.summary)
+            self.assertIn("for 1 invoice(s)", wizard.summary)
+            wizard.action_send()
+        event = self._events(vip, origin="manual", state="done")
+        self.assertEqual(event.level_id.name, "Block")
+        self.assertEqual(event.invoice_ids, old)
+        self.assertEqual(recent.dunning_level_id.name, "Due today", "within its grace days: left alone")
+
+    def test_manual_step_preview_and_run_act_on_the_same_installments(self):
+        """Holds, disputes, hand-overs, arrangements, grades without dunning and grace
+        days: a manual step, the preview and the run leave the same installments alone."""
+        normal = self._invoice(self.customer, 100.0)
+        disputed = self._invoice(self.customer, 200.0)
+        disputed.write({"dunning_excluded": True, "dunning_exclusion_reason": "Wrong quantity"})
+        handed = self._invoice(self.customer, 300.0)
+        self._hand_over(handed)
+        arranged = self._invoice(self.customer, 400.0)
+        self._arrange(arranged, self.DUE)
+        held = self._create_customer("Customer Held")
+        self._invoice(held, 100.0)
+        held.action_dunning_hold(self.DUE + timedelta(days=30), "Pays at the end of the month")
+        never = self._create_customer("Customer Never", grade=self.grade_none)
+        self._invoice(never, 100.0)
+        vip = self._create_customer("Customer VIP", grade=self.grade_vip)
+        vip_invoice = self._invoice(vip, 100.0, due=self.DUE + timedelta(days=8))
+        self._run(self.DUE + timedelta(days=8))
+        self.assertEqual(normal.dunning_level_id.name, "Overdue")
+        self.assertEqual(vip_invoice.dunning_level_id.name, "Due today")
+        self.assertFalse((disputed | handed | arranged).dunning_level_id)
+
+        today = self.DUE + timedelta(days=12)  # the VIP invoice is 4 days late: within its grace
+        customers = self.customer | held | never | vip
+        steps = self.env["res.partner"]._dunning_next_steps(customers, today)
+        self.assertEqual(
+            [(s.partner_id, s.level_id, s.line_ids) for s in steps],
+            [(self.customer.id, self._level(10).id, self._payment_term_lines(normal).ids)],
+        )
+        with freeze_time(today):
+            for partner in (held, never, vip):
+                with self.assertRaisesRegex(UserError, "no next dunning level"):
+                    partner.action_dunning_send_next_level()
+
+        preview = self.env["dunning.preview"].create(
+            {"as_of": today, "partner_ids": [Command.set(customers.ids)]}
+        )
+        preview._compute_lines()
+        self.assertEqual(preview.line_ids.partner_id, self.customer)
+        self.assertEqual(preview.line_ids.level_id, self._level(10))
+        self.assertEqual(preview.line_ids.invoice_ids, normal)
+        self.assertAlmostEqual(preview.line_ids.amount, 100.0)
+        planned = self.env["dunning.engine"]._preview(today, partner_ids=customers.ids)
+        self.assertEqual({lid for s in planned for lid in s.line_ids}, set(steps[0].line_ids))
+
+        self._run(today)
+        done = self.env["dunning.event"].search(
+            [("partner_id", "in", customers.ids), ("date", "=", today), ("state", "=", "done")]
+        )
+        self.assertEqual(done.partner_id, self.customer)
+        self.assertEqual(done.line_ids.ids, steps[0].line_ids)
+
+    def test_portal_next_step_is_what_the_run_does(self):
+        vip = self._create_customer("Customer VIP Portal", grade=self.grade_vip)
+        current = self._invoice(vip, 100.0)
+        arranged = self._invoice(vip, 300.0, due=self.DUE - timedelta(days=20))
+        disputed = self._invoice(vip, 50.0, due=self.DUE - timedelta(days=40))
+        disputed.write({"dunning_excluded": True, "dunning_exclusion_reason": "Not delivered"})
+        self._arrange(arranged, self.DUE - timedelta(days=1))
+        self._run(self.DUE)
+        self.assertEqual(current.dunning_level_id.name, "Due today")
+        moves = self._open_invoices(vip)
+        today = self.DUE + timedelta(days=4)
+        values = vip._dunning_portal_values(moves, today)
+        # Overdue (D+3) plus the 5 grace days; the arranged and the disputed invoices,
+        # though older, are not what the ladder follows.
+        self.assertEqual(
+            (values["next_level"], values["next_date"]), (self._level(3), self.DUE + timedelta(days=8))
+        )
+        self.assertFalse(values["hold_until"])
+        self.assertEqual(values["overdue_invoices"], arranged | disputed | current)
+        # A promise postpones it to the end of the hold.
+        vip.action_dunning_hold(self.DUE + timedelta(days=10), "Promised")
+        values = vip._dunning_portal_values(moves, today)
+        self.assertEqual(
+            (values["next_level"], values["next_date"]), (self._level(3), self.DUE + timedelta(days=10))
+        )
+        self.assertEqual(values["hold_until"], self.DUE + timedelta(days=10))
+        # The runs do exactly that, on that date.
+        for offset in range(4, 11):
+            self._run(self.DUE + timedelta(days=offset))
+        fired = self._events(vip, state="done").filtered(lambda e: e.origin == "run" and e.level_id)
+        self.assertEqual(
+            [(e.date, e.level_id, e.invoice_ids) for e in fired if e.date > self.DUE],
+            [(self.DUE + timedelta(days=10), self._level(3), current)],
+        )
 
     def test_letters_and_arrangements_take_the_dunnable_invoices(self):
         self._level(10).send_letter = True
