@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 
@@ -166,8 +166,9 @@ class DunningArrangement(models.Model):
         return super().write(vals)
 
     def _check_agent(self):
-        if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
-            raise AccessError(self.env._("Only dunning agents can manage payment arrangements."))
+        self.env["dunning.engine"]._check_role(
+            "agent", self.env._("Only dunning agents can manage payment arrangements.")
+        )
 
     def action_confirm(self):
         """Agree the plan: its invoices leave the ladder while it is kept."""
@@ -251,19 +252,18 @@ class DunningArrangement(models.Model):
         self.ensure_one()
         self.message_post(body=body, message_type="notification")
         self.partner_id._message_log(body=body)
-        self.env["dunning.event"].sudo().create(
-            {
-                "date": self.date_end or fields.Date.context_today(self),
-                "partner_id": self.partner_id.id,
-                "company_id": self.company_id.id,
-                "channel": "manual",
-                "state": "done",
-                "origin": "manual" if self.state in ("active", "cancel") else "run",
-                "invoice_ids": [fields.Command.set(self.invoice_ids.ids)],
-                "currency_id": self.currency_id.id,
-                "amount_due": sum(self.invoice_ids.mapped("amount_residual_signed")),
-                "message": body,
-            }
+        self.env["dunning.event"]._dunning_create_manual(
+            [
+                {
+                    "date": self.date_end or fields.Date.context_today(self),
+                    "partner_id": self.partner_id.id,
+                    "company_id": self.company_id.id,
+                    # ended by the daily check: the run's doing
+                    "origin": "manual" if self.state in ("active", "cancel") else "run",
+                    "invoice_ids": self.invoice_ids.ids,
+                    "message": body,
+                }
+            ]
         )
 
     @api.model

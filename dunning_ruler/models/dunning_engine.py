@@ -44,7 +44,7 @@ from datetime import timedelta
 from psycopg2.extensions import TransactionRollbackError
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, float_round
 
 from ..tools.bulk import bulk_insert, bulk_link
@@ -349,6 +349,38 @@ class DunningEngine(models.AbstractModel):
         return sorted({line[3] for line in self._fetch_due_lines(as_of, company_ids, partner_ids)})
 
     @api.model
+    def _lines_amount(self, lines, company=None):
+        """(amount, currency) owed on the installments ``lines`` (records): in their
+        currency when they share one, else in company currency. The amount of a step,
+        a preview line or a manual event. No line: (0.0, ``company``'s currency)."""
+        lines = list(lines)
+        if not lines:
+            return 0.0, (company or self.env.company).currency_id
+        currencies = {line.currency_id for line in lines}
+        if len(currencies) == 1:
+            return sum(line.amount_residual_currency for line in lines), currencies.pop()
+        return sum(line.amount_residual for line in lines), lines[0].company_currency_id
+
+    @api.model
+    def _check_role(self, role="agent", message=None):
+        """Raise unless the user is a dunning agent (``role`` "agent") or supervisor
+        ("supervisor"); the superuser passes. The one rights check of the manual
+        actions and wizards."""
+        group = {
+            "agent": "dunning_ruler.group_dunning_agent",
+            "supervisor": "dunning_ruler.group_dunning_supervisor",
+        }[role]
+        if not self.env.su and not self.env.user.has_group(group):
+            raise AccessError(
+                message
+                or (
+                    self.env._("Only dunning supervisors can do this.")
+                    if role == "supervisor"
+                    else self.env._("Only dunning agents can do this.")
+                )
+            )
+
+    @api.model
     def _partner_balances(self, company_partner_pairs):
         """Open receivable balance per (company, customer), in company currency."""
         if not company_partner_pairs:
@@ -564,14 +596,7 @@ class DunningEngine(models.AbstractModel):
         vals_list, line_pairs, move_pairs = [], [], []
         for step in steps:
             level = levels.browse(step.level_id)
-            step_lines = [line_by_id[lid] for lid in step.line_ids]
-            currencies = {line.currency_id for line in step_lines}
-            if len(currencies) == 1:
-                currency = currencies.pop()
-                amount = sum(line.amount_residual_currency for line in step_lines)
-            else:
-                currency = step_lines[0].company_currency_id
-                amount = sum(line.amount_residual for line in step_lines)
+            amount, currency = self._lines_amount(line_by_id[lid] for lid in step.line_ids)
             # A skipped level sends nothing on any channel: one event records it (a first
             # run's catch-up skips most levels of the older invoices).
             channels = ["none"] if step.skipped else (level._get_channels() or ["none"])

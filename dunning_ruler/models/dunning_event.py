@@ -187,6 +187,55 @@ class DunningEvent(models.Model):
         for event in self:
             event.invoice_count = len(event.invoice_ids)
 
+    @api.model
+    def _dunning_create_manual(self, vals_list):
+        """Record what a person did (a hold, a skipped level, a dispute, a contact
+        logged, a hand-over cleared, an arrangement agreed or ended): the one way to
+        create manual events.
+
+        Each dict holds the event's fields, at least ``partner_id``, ``company_id`` and
+        ``message``; ``invoice_ids`` and ``line_ids`` may be lists of ids. Unless given:
+        dated today, channel ``manual``, state ``done``, origin ``manual``, done by the
+        current user; the amount due and its currency are those of the installments
+        (``line_ids``, else the open installments of ``invoice_ids``, as a run's
+        events: ``dunning.engine._lines_amount``), else the customer's overdue amount
+        in the company."""
+        engine = self.env["dunning.engine"]
+        Line = self.env["account.move.line"].sudo()
+        Move = self.env["account.move"].sudo()
+        today = fields.Date.context_today(self)
+        create_list = []
+        for vals in vals_list:
+            vals = dict(vals)
+            move_ids = list(vals.pop("invoice_ids", None) or [])
+            line_ids = list(vals.pop("line_ids", None) or [])
+            if "amount_due" not in vals:
+                company = self.env["res.company"].sudo().browse(vals["company_id"])
+                lines = Line.browse(line_ids) or Move.browse(move_ids).line_ids.filtered(
+                    lambda line: line.display_type == "payment_term" and not line.reconciled
+                )
+                if lines:
+                    amount, currency = engine._lines_amount(lines)
+                else:
+                    partner = self.env["res.partner"].sudo().browse(vals["partner_id"])
+                    amount = partner.with_context(allowed_company_ids=company.ids).dunning_overdue_amount
+                    currency = company.currency_id
+                vals["amount_due"] = amount
+                vals.setdefault("currency_id", currency.id)
+            create_list.append(
+                {
+                    "date": today,
+                    "channel": "manual",
+                    "state": "done",
+                    "origin": "manual",
+                    "user_id": self.env.user.id,
+                    **vals,
+                    "invoice_ids": [fields.Command.set(move_ids)],
+                    "line_ids": [fields.Command.set(line_ids)],
+                }
+            )
+        return self.sudo().create(create_list)
+
     # ------------------------------------------------------------------
     # Helpers for templates (mail, sms, letters)
     # ------------------------------------------------------------------

@@ -2,7 +2,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from .dunning_engine import PlanStep
@@ -156,8 +156,9 @@ class ResPartner(models.Model):
         }
 
     def _dunning_check_agent(self):
-        if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
-            raise AccessError(self.env._("Only dunning agents can change the dunning of a customer."))
+        self.env["dunning.engine"]._check_role(
+            "agent", self.env._("Only dunning agents can change the dunning of a customer.")
+        )
 
     def action_dunning_hold(self, hold_until, note=False):
         """Promise to pay: nothing is sent before ``hold_until`` (False lifts the hold).
@@ -165,6 +166,7 @@ class ResPartner(models.Model):
         Agents may do this without the right to edit customers; it is traced in the
         chatter and as a dunning event."""
         self._dunning_check_agent()
+        company = self.env.company
         partners = self.commercial_partner_id.sudo()
         hold_until = fields.Date.to_date(hold_until)
         partners.write({"dunning_hold_until": hold_until, "dunning_hold_note": note})
@@ -172,22 +174,8 @@ class ResPartner(models.Model):
             body = self.env._("Dunning on hold until %(date)s: %(note)s", date=hold_until, note=note or "-")
         else:
             body = self.env._("Dunning hold lifted.")
-        today = fields.Date.context_today(self)
-        self.env["dunning.event"].sudo().create(
-            [
-                {
-                    "date": today,
-                    "partner_id": partner.id,
-                    "company_id": self.env.company.id,
-                    "channel": "manual",
-                    "state": "done",
-                    "origin": "manual",
-                    "currency_id": self.env.company.currency_id.id,
-                    "amount_due": partner.dunning_overdue_amount,
-                    "message": body,
-                }
-                for partner in partners
-            ]
+        self.env["dunning.event"]._dunning_create_manual(
+            [{"partner_id": partner.id, "company_id": company.id, "message": body} for partner in partners]
         )
         partners._message_log_batch(bodies={partner.id: body for partner in partners})
         return True
@@ -272,22 +260,16 @@ class ResPartner(models.Model):
             )
 
     def _dunning_manual_event_vals(self, partner, body, step):
-        lines = self.env["account.move.line"].sudo().browse(step.line_ids)
+        """Values of the manual event of ``step`` (for ``dunning.event._dunning_create_manual``)."""
         return {
-            "date": fields.Date.context_today(self),
             "partner_id": partner.id,
             "company_id": step.company_id,
-            "channel": "manual",
-            "state": "done",
-            "origin": "manual",
-            "currency_id": self.env.company.currency_id.id,
-            "amount_due": sum(lines.mapped("amount_residual")),
             "message": body,
             "ruler_id": step.ruler_id,
             "grade_id": step.grade_id,
             "level_id": step.level_id,
-            "invoice_ids": [fields.Command.set(step.move_ids)],
-            "line_ids": [fields.Command.set(step.line_ids)],
+            "invoice_ids": list(step.move_ids),
+            "line_ids": list(step.line_ids),
         }
 
     def action_dunning_send_next_level(self):
@@ -340,7 +322,7 @@ class ResPartner(models.Model):
             vals["state"] = "skipped"
             vals_list.append(vals)
             bodies[partner.id] = body
-        events = self.env["dunning.event"].sudo().create(vals_list)
+        events = self.env["dunning.event"]._dunning_create_manual(vals_list)
         engine._mark_reached(steps, today)
         partners._message_log_batch(bodies=bodies)
         return events

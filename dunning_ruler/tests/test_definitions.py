@@ -185,6 +185,30 @@ class TestOneDefinition(DunningCommon):
             [(self.DUE + timedelta(days=10), self._level(3), current)],
         )
 
+    def test_manual_events_are_recorded_like_a_run_s(self):
+        """Skip, hold, dispute: one helper records them; a step's amount is in the
+        currency of its installments, like a run's event."""
+        eur = self.setup_other_currency("EUR", rates=[("2026-01-01", 2.0)])
+        invoice = self._invoice(self.customer, 500.0, currency=eur)
+        with freeze_time(self.DUE + timedelta(days=4)):
+            self._run(self.DUE + timedelta(days=3))
+            skipped = self.customer.action_dunning_skip_level()
+            self.customer.action_dunning_hold(self.DUE + timedelta(days=20), "Promised")
+            invoice.action_dunning_dispute("Wrong vehicle count")
+        self.assertEqual((skipped.state, skipped.origin, skipped.channel), ("skipped", "manual", "manual"))
+        self.assertEqual((skipped.currency_id, skipped.amount_due), (eur, 500.0))
+        run_event = self._events(state="done", origin="run")
+        self.assertEqual((run_event.currency_id, run_event.amount_due), (eur, 500.0))
+        hold, dispute = self._events(channel="manual", state="done")
+        self.assertIn("on hold", hold.message)
+        self.assertEqual(
+            (hold.currency_id, hold.amount_due), (self.currency, 250.0), "overdue total in company"
+        )
+        self.assertEqual(
+            (dispute.currency_id, dispute.amount_due, dispute.invoice_ids), (eur, 500.0, invoice)
+        )
+        self.assertEqual((hold | dispute).user_id, self.env.user)
+
     def test_letters_and_arrangements_take_the_dunnable_invoices(self):
         self._level(10).send_letter = True
         self.company.external_report_layout_id = self.env.ref("web.external_layout_standard")
