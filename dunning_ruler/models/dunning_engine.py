@@ -30,7 +30,7 @@ So adding a channel is, in its addon: the selection value and the sender on
 
 What dunning acts on is defined once, here: ``_dunnable_lines_sql`` (open installments
 of posted customer invoices, not in dispute, handed over or arranged, of customers not
-on hold, whose grade has dunning) and ``_effective_grade_sql``; when a
+on hold in that company, whose grade has dunning) and ``_effective_grade_sql``; when a
 level applies, by ``_ladders`` and ``_due_levels`` (offsets, grace days, levels
 reached). The runs, the preview, manual steps, the portal, letters, hand-overs,
 arrangements and reports use them rather than copies.
@@ -125,9 +125,14 @@ class DunningEngine(models.AbstractModel):
 
     @api.model
     def _hold_until_sql(self, partner_alias="p", company_alias="c"):
-        """SQL: the date customer ``partner_alias`` is on hold until (in company
-        ``company_alias``)."""
-        return SQL("%s.dunning_hold_until", SQL.identifier(partner_alias))
+        """SQL: the date customer ``partner_alias`` is on hold until in company
+        ``company_alias`` (company-dependent: a hold in one company never pauses
+        another's dunning)."""
+        return SQL(
+            "(%s.dunning_hold_until ->> %s.id::text)::date",
+            SQL.identifier(partner_alias),
+            SQL.identifier(company_alias),
+        )
 
     @api.model
     def _days_late_sql(self, as_of):

@@ -21,12 +21,14 @@ class ResPartner(models.Model):
     dunning_effective_grade_id = fields.Many2one(
         "dunning.grade", string="Applied Grade", compute="_compute_dunning_effective_grade"
     )
+    # Per company, like the grade: a promise made to one company pauses its dunning only.
     dunning_hold_until = fields.Date(
         string="Dunning On Hold Until",
+        company_dependent=True,
         tracking=True,
-        help="Promise to pay: no reminder or action is sent before this date.",
+        help="Promise to pay: no reminder or action is sent in this company before this date.",
     )
-    dunning_hold_note = fields.Char(string="Hold Note", tracking=True)
+    dunning_hold_note = fields.Char(string="Hold Note", company_dependent=True, tracking=True)
     dunning_overdue_amount = fields.Monetary(
         string="Overdue Amount",
         compute="_compute_dunning_overdue_amount",
@@ -161,13 +163,14 @@ class ResPartner(models.Model):
         )
 
     def action_dunning_hold(self, hold_until, note=False):
-        """Promise to pay: nothing is sent before ``hold_until`` (False lifts the hold).
+        """Promise to pay: nothing is sent in the current company before
+        ``hold_until`` (False lifts the hold); other companies dun as before.
 
         Agents may do this without the right to edit customers; it is traced in the
         chatter and as a dunning event."""
         self._dunning_check_agent()
         company = self.env.company
-        partners = self.commercial_partner_id.sudo()
+        partners = self.commercial_partner_id.sudo().with_company(company)
         hold_until = fields.Date.to_date(hold_until)
         partners.write({"dunning_hold_until": hold_until, "dunning_hold_note": note})
         if hold_until:

@@ -227,3 +227,54 @@ class TestOneDefinition(DunningCommon):
         )
         plan._onchange_partner_id()
         self.assertEqual(plan.invoice_ids._origin, listed)
+
+
+@tagged("post_install", "-at_install")
+class TestCompanyScope(DunningCommon):
+    """Issue 15: a hold and a level's customer filter stay within their company."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.other_company = cls.setup_other_company()["company"]
+        cls.other_ruler = cls._create_ruler("Other ruler", [(3, "Other overdue")], company=cls.other_company)
+        cls.other_grade = cls.env["dunning.grade"].create(
+            {
+                "name": "Other",
+                "code": "O-STD",
+                "ruler_id": cls.other_ruler.id,
+                "company_id": cls.other_company.id,
+            }
+        )
+        cls.other_company.dunning_default_grade_id = cls.other_grade
+
+    def test_hold_in_one_company_does_not_pause_another(self):
+        ours = self._invoice(self.customer, 100.0)
+        theirs = self._invoice(self.customer, 200.0, company=self.other_company)
+        self.customer.action_dunning_hold(self.DUE + timedelta(days=20), "Pays us on the 5th")
+        self.assertEqual(self.customer.dunning_hold_until, self.DUE + timedelta(days=20))
+        self.assertEqual(self.customer.dunning_hold_note, "Pays us on the 5th")
+        self.assertFalse(self.customer.with_company(self.other_company).dunning_hold_until)
+        self.assertEqual(self._events(channel="manual").company_id, self.company)
+        # The portal: the other company's reminder comes first, and no hold is announced.
+        values = self.customer._dunning_portal_values(ours | theirs, self.DUE + timedelta(days=1))
+        self.assertEqual(values["next_level"], self.other_ruler.level_ids)
+        self.assertEqual(values["next_date"], self.DUE + timedelta(days=3))
+        self.assertFalse(values["hold_until"])
+        # The preview and the run: the other company duns, ours waits.
+        steps = self.env["dunning.engine"]._preview(
+            self.DUE + timedelta(days=3), (self.company | self.other_company).ids, self.customer.ids
+        )
+        self.assertEqual({s.company_id for s in steps}, {self.other_company.id})
+        self._run(self.DUE + timedelta(days=3))
+        events = self._events(state="done", origin="run")
+        self.assertEqual(events.company_id, self.other_company)
+        self.assertEqual(events.invoice_ids, theirs)
+        self.assertFalse(ours.dunning_level_id)
+        # A hold in the other company pauses it there only.
+        self.customer.with_company(self.other_company).action_dunning_hold(self.DUE + timedelta(days=30))
+        self.assertEqual(self.customer.dunning_hold_until, self.DUE + timedelta(days=20))
+        self._run(self.DUE + timedelta(days=20))
+        self.assertEqual(
+            self._events(state="done", origin="run", date=self.DUE + timedelta(days=20)).invoice_ids, ours
+        )

@@ -141,7 +141,7 @@ class DunningAccessBinding(models.Model):
             self.env.cr.execute(
                 SQL(
                     """
-                    SELECT p.id, p.dunning_hold_until, g.exempt_from_restriction,
+                    SELECT p.id, (p.dunning_hold_until ->> c.id::text)::date, g.exempt_from_restriction,
                            g.name->>'en_US', r.min_amount
                       FROM res_partner p
                       JOIN res_company c ON c.id = %(company)s
