@@ -746,7 +746,9 @@ class DunningEngine(models.AbstractModel):
     @api.model
     def _plan_failed_conditions(self, lines, as_of):
         """{(partner_id, level_id): reason} for the due levels whose conditions fail;
-        ``lines``: the due installments of ``_fetch_due_lines``.
+        ``lines``: the due installments of ``_fetch_due_lines``. A customer filter is
+        evaluated by ``dunning.level._condition_matching_partners`` (the rights of the
+        user who wrote it, the level's company only), never as superuser.
 
         Per batch: one grouped query for the totals (only if some level needs them) and
         one partner search per level carrying a domain."""
@@ -765,14 +767,12 @@ class DunningEngine(models.AbstractModel):
         if any(lvl.condition_min_amount > 0 or lvl.condition_min_invoices > 0 for lvl in conditional):
             totals = self._overdue_totals(as_of, {(c, p) for (_l, p), c in company_of.items()})
         failed = {}
-        Partner = self.env["res.partner"].sudo().with_context(active_test=False)
         for level in conditional:
             partner_ids = partners_by_level[level.id]
-            matching = None
+            matching = filter_error = None
             if level.condition_partner_domain:
-                matching = set(
-                    Partner.search([("id", "in", list(partner_ids))] + level._get_condition_domain()).ids
-                )
+                # As the user who wrote the filter, within the level's company only.
+                matching, filter_error = level._condition_matching_partners(partner_ids)
             currency = level.company_id.currency_id
             for partner_id in partner_ids:
                 amount, count = totals.get((company_of[level.id, partner_id], partner_id), (0.0, 0))
@@ -792,7 +792,7 @@ class DunningEngine(models.AbstractModel):
                         min=level.condition_min_invoices,
                     )
                 elif matching is not None and partner_id not in matching:
-                    failed[partner_id, level.id] = self.env._(
+                    failed[partner_id, level.id] = filter_error or self.env._(
                         "Condition not met: the customer does not match the level's customer filter."
                     )
         return failed

@@ -7,7 +7,7 @@ from datetime import timedelta
 from freezegun import freeze_time
 
 from odoo import Command
-from odoo.exceptions import UserError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 
 from .common import DunningCommon
@@ -278,3 +278,46 @@ class TestCompanyScope(DunningCommon):
         self.assertEqual(
             self._events(state="done", origin="run", date=self.DUE + timedelta(days=20)).invoice_ids, ours
         )
+
+    def test_customer_filter_never_matches_through_another_company(self):
+        level = self.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 3)
+        level.condition_partner_domain = "[('invoice_ids.amount_total', '>', 5000)]"
+        big_elsewhere = self._create_customer("Customer Big Elsewhere")
+        self._invoice(big_elsewhere, 100.0)
+        self._invoice(big_elsewhere, 9000.0, company=self.other_company, due=self.DUE + timedelta(days=60))
+        big_here = self._create_customer("Customer Big Here")
+        self._invoice(big_here, 9000.0)
+        # As superuser across companies (how the filter used to run), both would match.
+        everywhere = (
+            self.env["res.partner"]
+            .sudo()
+            .search([("id", "in", (big_elsewhere | big_here).ids)] + level._get_condition_domain())
+        )
+        self.assertEqual(everywhere, big_elsewhere | big_here)
+        self._run(self.DUE + timedelta(days=3))
+        self.assertEqual(self._events(big_here, state="done").level_id, level)
+        skipped = self._events(big_elsewhere, level_id=level.id)
+        self.assertEqual(skipped.state, "skipped")
+        self.assertIn("customer filter", skipped.failure_reason)
+        self.assertEqual(level.condition_user_id, self.env.user, "evaluated with its author's rights")
+
+    def test_customer_filter_is_checked_and_run_with_its_author_rights(self):
+        supervisor = self._create_user(
+            "filter_sup", "Filter Supervisor", "dunning_ruler.group_dunning_supervisor"
+        )
+        level = self.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 10)
+        # Mail servers are for administrators: a supervisor's filter cannot peek at them.
+        with self.assertRaises(ValidationError):
+            level.with_user(
+                supervisor
+            ).condition_partner_domain = "[('message_ids.mail_server_id.smtp_host', '=', 'smtp.example.com')]"
+        level.with_user(supervisor).condition_partner_domain = "[('ref', '=', 'FLEET-LARGE')]"
+        self.assertEqual(level.condition_user_id, supervisor)
+        level.name = "Final notice"  # edited by someone else: the filter keeps its author
+        self.assertEqual(level.condition_user_id, supervisor)
+        partners = level._condition_partner_model()
+        self.assertEqual(partners.env.user, supervisor)
+        self.assertFalse(partners.env.su)
+        self.assertEqual(partners.env.companies, self.company)
+        level.condition_partner_domain = False
+        self.assertFalse(level.condition_user_id)
