@@ -290,31 +290,30 @@ def _best_of(times, func):
 
 def section_selection(registry, args, out):
     """Bare PostgreSQL selection of the overdue installments, for comparison."""
+    from odoo.tools import SQL
+
     with registry.cursor() as cr:
+        env = _env(cr)
+        # The dunnable installments (the engine's own filter, dunning.engine.
+        # _dunnable_lines_sql) due within the ruler's lead days, as one plain query:
+        # no ladder, no level, no condition.
+        bare = env["dunning.engine"]._dunnable_lines_sql(
+            SQL(
+                "aml.id, aml.move_id, m.commercial_partner_id, aml.date_maturity, "
+                "aml.amount_residual, aml.dunning_level_id"
+            ),
+            as_of=AS_OF,
+            due_until=AS_OF + timedelta(days=5),
+        )
 
         def bare_selection():
-            cr.execute(
-                """
-                SELECT aml.id, aml.move_id, m.commercial_partner_id, aml.date_maturity,
-                       aml.amount_residual, aml.dunning_level_id
-                  FROM account_move_line aml
-                  JOIN account_move m ON m.id = aml.move_id
-                 WHERE aml.display_type = 'payment_term'
-                   AND aml.parent_state = 'posted'
-                   AND m.move_type = 'out_invoice'
-                   AND aml.reconciled IS NOT TRUE
-                   AND aml.amount_residual > 0
-                   AND aml.date_maturity <= %s
-                """,
-                (AS_OF + timedelta(days=5),),
-            )
+            cr.execute(bare)
             return cr.fetchall()
 
         out["bare_sql_s"], rows = _best_of(3, bare_selection)
         out["bare_sql_rows"] = len(rows)
         # The engine's own selection (all levels of all rulers, every customer), timed
         # like the bare query: best of 3 (the first also warms the registry's caches).
-        env = _env(cr)
 
         def preview():
             steps = env["dunning.engine"]._preview(as_of=AS_OF)

@@ -117,26 +117,20 @@ class AccountMove(models.Model):
         return True
 
     def _dunning_log_manual(self, body):
+        """Trace ``body`` on the invoices and as one manual event per customer and company."""
         self._message_log_batch(bodies={move.id: body for move in self})
-        today = fields.Date.context_today(self)
         by_partner = defaultdict(lambda: self.browse())
         for move in self:
-            by_partner[(move.commercial_partner_id, move.company_id, move.currency_id)] |= move
-        self.env["dunning.event"].sudo().create(
+            by_partner[move.commercial_partner_id, move.company_id] |= move
+        self.env["dunning.event"]._dunning_create_manual(
             [
                 {
-                    "date": today,
                     "partner_id": partner.id,
                     "company_id": company.id,
-                    "channel": "manual",
-                    "state": "done",
-                    "origin": "manual",
-                    "currency_id": currency.id,
-                    "amount_due": sum(moves.mapped("amount_residual")),
-                    "invoice_ids": [fields.Command.set(moves.ids)],
+                    "invoice_ids": moves.ids,
                     "message": body,
                 }
-                for (partner, company, currency), moves in by_partner.items()
+                for (partner, company), moves in by_partner.items()
             ]
         )
 

@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 
@@ -133,18 +133,24 @@ class DunningArrangement(models.Model):
 
     @api.onchange("partner_id", "company_id")
     def _onchange_partner_id(self):
-        if self.partner_id and not self.invoice_ids:
+        if self.partner_id and not self.invoice_ids and self.company_id:
+            # The invoices dunning acts on (none in dispute, handed over or already
+            # arranged) overdue when the plan is agreed, even if the customer is on
+            # hold or never dunned; read with the agent's rights.
+            engine = self.env["dunning.engine"]
+            engine._flush_dunnable()
+            self.env.cr.execute(
+                engine._dunnable_lines_sql(
+                    SQL("DISTINCT aml.move_id"),
+                    company_ids=self.company_id.ids,
+                    partner_ids=self.partner_id.commercial_partner_id.ids,
+                    overdue_on=self.date_start or fields.Date.context_today(self),
+                    include_held=True,
+                    include_undunned=True,
+                )
+            )
             self.invoice_ids = self.env["account.move"].search(
-                [
-                    ("commercial_partner_id", "=", self.partner_id.commercial_partner_id.id),
-                    ("company_id", "=", self.company_id.id),
-                    ("move_type", "=", "out_invoice"),
-                    ("state", "=", "posted"),
-                    ("payment_state", "in", ("not_paid", "partial")),
-                    ("invoice_date_due", "<", self.date_start or fields.Date.context_today(self)),
-                    ("dunning_handover_id", "=", False),
-                    ("dunning_arrangement_id", "=", False),
-                ]
+                [("id", "in", [row[0] for row in self.env.cr.fetchall()])]
             )
 
     def write(self, vals):
@@ -160,8 +166,9 @@ class DunningArrangement(models.Model):
         return super().write(vals)
 
     def _check_agent(self):
-        if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
-            raise AccessError(self.env._("Only dunning agents can manage payment arrangements."))
+        self.env["dunning.engine"]._check_role(
+            "agent", self.env._("Only dunning agents can manage payment arrangements.")
+        )
 
     def action_confirm(self):
         """Agree the plan: its invoices leave the ladder while it is kept."""
@@ -245,19 +252,18 @@ class DunningArrangement(models.Model):
         self.ensure_one()
         self.message_post(body=body, message_type="notification")
         self.partner_id._message_log(body=body)
-        self.env["dunning.event"].sudo().create(
-            {
-                "date": self.date_end or fields.Date.context_today(self),
-                "partner_id": self.partner_id.id,
-                "company_id": self.company_id.id,
-                "channel": "manual",
-                "state": "done",
-                "origin": "manual" if self.state in ("active", "cancel") else "run",
-                "invoice_ids": [fields.Command.set(self.invoice_ids.ids)],
-                "currency_id": self.currency_id.id,
-                "amount_due": sum(self.invoice_ids.mapped("amount_residual_signed")),
-                "message": body,
-            }
+        self.env["dunning.event"]._dunning_create_manual(
+            [
+                {
+                    "date": self.date_end or fields.Date.context_today(self),
+                    "partner_id": self.partner_id.id,
+                    "company_id": self.company_id.id,
+                    # ended by the daily check: the run's doing
+                    "origin": "manual" if self.state in ("active", "cancel") else "run",
+                    "invoice_ids": self.invoice_ids.ids,
+                    "message": body,
+                }
+            ]
         )
 
     @api.model

@@ -27,6 +27,13 @@ The channel contract (how a level communicates or acts):
 So adding a channel is, in its addon: the selection value and the sender on
 ``dunning.event`` (``models/dunning_event.py``) and the level's flag with its place in
 ``_get_channels`` (``models/dunning_level.py``).
+
+What dunning acts on is defined once, here: ``_dunnable_lines_sql`` (open installments
+of posted customer invoices, not in dispute, handed over or arranged, of customers not
+on hold in that company, whose grade has dunning) and ``_effective_grade_sql``; when a
+level applies, by ``_ladders`` and ``_due_levels`` (offsets, grace days, levels
+reached). The runs, the preview, manual steps, the portal, letters, hand-overs,
+arrangements and reports use them rather than copies.
 """
 
 import logging
@@ -38,7 +45,7 @@ from datetime import timedelta
 from psycopg2.extensions import TransactionRollbackError
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, float_round
 
 from ..tools.bulk import bulk_insert, bulk_link
@@ -103,49 +110,179 @@ class DunningEngine(models.AbstractModel):
         )
         return {(grade, company): rest for grade, company, *rest in self.env.cr.fetchall()}
 
+    # ------------------------------------------------------------------
+    # The one definition of a dunnable installment
+    # ------------------------------------------------------------------
     @api.model
-    def _open_lines_query(self, as_of, company_ids, partner_ids, lead_days):
-        """The dunnable open installments (line, move, company, customer, grade, days
-        since the due date, offset of the level reached), per customer and line.
-
-        ``lead_days``: how early the earliest level comes before the due date; later
-        installments are not read. Days paused by payment arrangements shift the
-        ladder: it resumes where it stopped."""
-        partner_filter = (
-            SQL("AND m.commercial_partner_id = ANY(%s)", list(partner_ids))
-            if partner_ids is not None
-            else SQL()
+    def _effective_grade_sql(self, partner_alias="p", company_alias="c"):
+        """SQL: the grade of customer ``partner_alias`` (a ``res_partner`` row) in
+        company ``company_alias`` (a ``res_company`` row): its own grade there
+        (company-dependent), else the company's default grade."""
+        partner, company = SQL.identifier(partner_alias), SQL.identifier(company_alias)
+        return SQL(
+            "COALESCE((%s.dunning_grade_id ->> %s.id::text)::int, %s.dunning_default_grade_id)",
+            partner,
+            company,
+            company,
         )
+
+    @api.model
+    def _hold_until_sql(self, partner_alias="p", company_alias="c"):
+        """SQL: the date customer ``partner_alias`` is on hold until in company
+        ``company_alias`` (company-dependent: a hold in one company never pauses
+        another's dunning)."""
+        return SQL(
+            "(%s.dunning_hold_until ->> %s.id::text)::date",
+            SQL.identifier(partner_alias),
+            SQL.identifier(company_alias),
+        )
+
+    @api.model
+    def _days_late_sql(self, as_of):
+        """SQL: days since installment ``aml`` fell due, on ``as_of``, less the days
+        payment arrangements paused it (its ladder resumes where it stopped)."""
+        return SQL("%s::date - aml.date_maturity - COALESCE(aml.dunning_pause_days, 0)", as_of)
+
+    @api.model
+    def _dunnable_lines_sql(
+        self,
+        select,
+        *,
+        as_of=None,
+        company_ids=None,
+        partner_ids=None,
+        due_until=None,
+        overdue_on=None,
+        include_disputed=False,
+        include_paused=False,
+        include_held=False,
+        include_undunned=False,
+        joins=None,
+        where=None,
+        tail=None,
+    ):
+        """``SELECT select FROM`` the dunnable installments: the one definition of
+        what dunning acts on, for the engine and every other place that needs it.
+
+        An installment is dunnable on ``as_of`` when
+
+        * it is open: a payment-term line of a posted customer invoice, not
+          reconciled, with something left to pay;
+        * its invoice is not in dispute (``dunning_excluded``), not handed over to a
+          collection agency and not under a payment arrangement ("paused");
+        * its customer is not on hold in its company on ``as_of`` (a hold ends on
+          its date);
+        * its customer's grade in its company (``_effective_grade_sql``) is active,
+          has dunning, and its ruler is active.
+
+        Which level applies when (offsets, grace days, levels reached) is not SQL:
+        see ``_ladders`` and ``_due_levels``. The ``include_*`` flags keep what a
+        place deliberately shows beyond the dunnable installments (the place says
+        why): invoices in dispute, paused invoices, customers on hold, grades without
+        dunning (``g`` and ``r`` are then LEFT JOINed, NULL without a grade).
+
+        Aliases: ``aml`` the installment, ``m`` its invoice, ``p`` the customer (the
+        invoice's commercial partner), ``c`` the company, ``g`` the grade, ``r`` its
+        ruler. ``due_until``: due on or before that date; ``overdue_on``: due before
+        that date; ``company_ids``, ``partner_ids``: None for all. ``joins``,
+        ``where`` (``AND ...``) and ``tail`` (GROUP BY, ORDER BY) complete the query.
+        The caller flushes (``_flush_dunnable``).
+        """
+        grade = self._effective_grade_sql("p", "c")
+        if include_undunned:
+            grade_joins = SQL(
+                """LEFT JOIN dunning_grade g ON g.id = %s
+              LEFT JOIN dunning_ruler r ON r.id = g.ruler_id""",
+                grade,
+            )
+        else:
+            grade_joins = SQL(
+                """JOIN dunning_grade g ON g.id = %s AND g.active AND g.no_dunning IS NOT TRUE
+                   JOIN dunning_ruler r ON r.id = g.ruler_id AND r.active""",
+                grade,
+            )
+        conditions = [
+            SQL("aml.display_type = 'payment_term'"),
+            SQL("aml.parent_state = 'posted'"),
+            SQL("m.move_type = 'out_invoice'"),
+            SQL("aml.reconciled IS NOT TRUE"),
+            SQL("aml.amount_residual > 0"),
+            SQL("aml.date_maturity IS NOT NULL"),
+        ]
+        if not include_disputed:
+            conditions.append(SQL("m.dunning_excluded IS NOT TRUE"))
+        if not include_paused:
+            # handed over to an agency, or paused by a payment arrangement
+            conditions.append(SQL("m.dunning_handover_id IS NULL AND m.dunning_arrangement_id IS NULL"))
+        if not include_held:
+            if as_of is None:
+                raise ValueError("The hold of a customer is checked on a date: give as_of.")
+            hold = self._hold_until_sql("p", "c")
+            conditions.append(SQL("(%s IS NULL OR %s <= %s)", hold, hold, as_of))
+        if due_until is not None:
+            conditions.append(SQL("aml.date_maturity <= %s", due_until))
+        if overdue_on is not None:
+            conditions.append(SQL("aml.date_maturity < %s", overdue_on))
+        if company_ids is not None:
+            conditions.append(SQL("aml.company_id = ANY(%s)", list(company_ids)))
+        if partner_ids is not None:
+            conditions.append(SQL("m.commercial_partner_id = ANY(%s)", list(partner_ids)))
         return SQL(
             """
-            SELECT aml.id, aml.move_id, aml.company_id, m.commercial_partner_id,
-                   COALESCE((p.dunning_grade_id ->> aml.company_id::text)::int, c.dunning_default_grade_id),
-                   %(as_of)s - aml.date_maturity - COALESCE(aml.dunning_pause_days, 0),
-                   cur.offset_days
+            SELECT %(select)s
               FROM account_move_line aml
               JOIN account_move m ON m.id = aml.move_id
               JOIN res_partner p ON p.id = m.commercial_partner_id
               JOIN res_company c ON c.id = aml.company_id
-         LEFT JOIN dunning_level cur ON cur.id = aml.dunning_level_id
-             WHERE aml.display_type = 'payment_term'
-               AND aml.parent_state = 'posted'
-               AND m.move_type = 'out_invoice'
-               AND aml.reconciled IS NOT TRUE
-               AND aml.amount_residual > 0
-               AND aml.date_maturity <= %(latest_due)s
-               AND aml.company_id = ANY(%(company_ids)s)
-               AND m.dunning_excluded IS NOT TRUE
-               -- handed over to an agency, or paused by a payment arrangement
-               AND m.dunning_handover_id IS NULL
-               AND m.dunning_arrangement_id IS NULL
-               AND (p.dunning_hold_until IS NULL OR p.dunning_hold_until <= %(as_of)s)
-               %(partner_filter)s
-          ORDER BY m.commercial_partner_id, aml.id
+              %(grade_joins)s
+              %(joins)s
+             WHERE %(conditions)s
+               %(where)s
+             %(tail)s
             """,
+            select=select,
+            grade_joins=grade_joins,
+            joins=joins or SQL(),
+            conditions=SQL("\n               AND ").join(conditions),
+            where=where or SQL(),
+            tail=tail or SQL(),
+        )
+
+    @api.model
+    def _flush_dunnable(self):
+        """Write pending ORM changes read by ``_dunnable_lines_sql``."""
+        for model, fnames in (
+            ("account.move.line", None),
+            ("account.move", None),
+            ("res.partner", ["dunning_grade_id", "dunning_hold_until", "commercial_partner_id"]),
+            ("res.company", ["dunning_default_grade_id"]),
+            ("dunning.grade", None),
+            ("dunning.ruler", None),
+            ("dunning.level", None),
+        ):
+            self.env[model].flush_model(fnames)
+
+    @api.model
+    def _open_lines_query(self, as_of, company_ids, partner_ids, lead_days, **include):
+        """The dunnable open installments (line, move, company, customer, grade, days
+        since the due date, offset of the level reached), per customer and line.
+
+        ``lead_days``: how early the earliest level comes before the due date; later
+        installments are not read (None: every open installment, whatever its due
+        date). Days paused by payment arrangements shift the ladder: it resumes where
+        it stopped. ``include``: the ``include_*`` flags of ``_dunnable_lines_sql``."""
+        return self._dunnable_lines_sql(
+            SQL(
+                "aml.id, aml.move_id, aml.company_id, m.commercial_partner_id, g.id, %s, cur.offset_days",
+                self._days_late_sql(as_of),
+            ),
             as_of=as_of,
-            latest_due=as_of + timedelta(days=lead_days),
-            company_ids=list(company_ids),
-            partner_filter=partner_filter,
+            company_ids=company_ids,
+            partner_ids=partner_ids,
+            due_until=None if lead_days is None else as_of + timedelta(days=lead_days),
+            joins=SQL("LEFT JOIN dunning_level cur ON cur.id = aml.dunning_level_id"),
+            tail=SQL("ORDER BY m.commercial_partner_id, aml.id"),
+            **include,
         )
 
     @api.model
@@ -192,8 +329,64 @@ class DunningEngine(models.AbstractModel):
         return ruler_id, [level_ids[i] for i in indexes], [offsets[i] for i in indexes]
 
     @api.model
+    def _next_index(self, ladder, reached):
+        """Index in ``ladder`` of the first level beyond the offset ``reached`` (None:
+        no level reached yet); None beyond the last level."""
+        offsets = ladder[2]
+        return next((i for i, offset in enumerate(offsets) if reached is None or offset > reached), None)
+
+    @api.model
+    def _may_bring_forward(self, ladder, index, days):
+        """Whether a person may send level ``index`` of ``ladder`` now, before a run
+        would, to an installment ``days`` after its due date (``_days_late_sql``).
+
+        A reminder before the due date may come any time; the due-date level once
+        the installment is due; an overdue level (offset > 0) only once it is overdue
+        beyond its grade's grace days (an overdue level's shift is its offset plus the
+        grace days): never to an installment a run would not dun yet at any level."""
+        _ruler, _levels, offsets, shifts = ladder
+        offset = offsets[index]
+        if offset < 0:
+            return True
+        if offset == 0:
+            return days >= 0
+        return days > shifts[index] - offset
+
+    @api.model
     def _candidate_partner_ids(self, as_of, company_ids, partner_ids=None):
         return sorted({line[3] for line in self._fetch_due_lines(as_of, company_ids, partner_ids)})
+
+    @api.model
+    def _lines_amount(self, lines, company=None):
+        """(amount, currency) owed on the installments ``lines`` (records): in their
+        currency when they share one, else in company currency. The amount of a step,
+        a preview line or a manual event. No line: (0.0, ``company``'s currency)."""
+        lines = list(lines)
+        if not lines:
+            return 0.0, (company or self.env.company).currency_id
+        currencies = {line.currency_id for line in lines}
+        if len(currencies) == 1:
+            return sum(line.amount_residual_currency for line in lines), currencies.pop()
+        return sum(line.amount_residual for line in lines), lines[0].company_currency_id
+
+    @api.model
+    def _check_role(self, role="agent", message=None):
+        """Raise unless the user is a dunning agent (``role`` "agent") or supervisor
+        ("supervisor"); the superuser passes. The one rights check of the manual
+        actions and wizards."""
+        group = {
+            "agent": "dunning_ruler.group_dunning_agent",
+            "supervisor": "dunning_ruler.group_dunning_supervisor",
+        }[role]
+        if not self.env.su and not self.env.user.has_group(group):
+            raise AccessError(
+                message
+                or (
+                    self.env._("Only dunning supervisors can do this.")
+                    if role == "supervisor"
+                    else self.env._("Only dunning agents can do this.")
+                )
+            )
 
     @api.model
     def _partner_balances(self, company_partner_pairs):
@@ -453,14 +646,7 @@ class DunningEngine(models.AbstractModel):
         vals_list, line_pairs, move_pairs = [], [], []
         for step in steps:
             level = levels.browse(step.level_id)
-            step_lines = [line_by_id[lid] for lid in step.line_ids]
-            currencies = {line.currency_id for line in step_lines}
-            if len(currencies) == 1:
-                currency = currencies.pop()
-                amount = sum(line.amount_residual_currency for line in step_lines)
-            else:
-                currency = step_lines[0].company_currency_id
-                amount = sum(line.amount_residual for line in step_lines)
+            amount, currency = self._lines_amount(line_by_id[lid] for lid in step.line_ids)
             # A skipped level sends nothing on any channel: one event records it (a first
             # run's catch-up skips most levels of the older invoices).
             channels = ["none"] if step.skipped else (level._get_channels() or ["none"])
@@ -588,28 +774,16 @@ class DunningEngine(models.AbstractModel):
             return {}
         self.env.flush_all()
         self.env.cr.execute(
-            SQL(
-                """
-                SELECT aml.company_id, m.commercial_partner_id,
-                       SUM(aml.amount_residual), COUNT(DISTINCT aml.move_id)
-                  FROM account_move_line aml
-                  JOIN account_move m ON m.id = aml.move_id
-                 WHERE aml.display_type = 'payment_term'
-                   AND aml.parent_state = 'posted'
-                   AND m.move_type = 'out_invoice'
-                   AND aml.reconciled IS NOT TRUE
-                   AND aml.amount_residual > 0
-                   AND aml.date_maturity < %(as_of)s
-                   AND m.dunning_excluded IS NOT TRUE
-                   AND m.dunning_handover_id IS NULL
-                   AND m.dunning_arrangement_id IS NULL
-                   AND aml.company_id = ANY(%(companies)s)
-                   AND m.commercial_partner_id = ANY(%(partners)s)
-              GROUP BY aml.company_id, m.commercial_partner_id
-                """,
+            self._dunnable_lines_sql(
+                SQL(
+                    "aml.company_id, m.commercial_partner_id, "
+                    "SUM(aml.amount_residual), COUNT(DISTINCT aml.move_id)"
+                ),
                 as_of=as_of,
-                companies=list({c for c, _p in company_partner_pairs}),
-                partners=list({p for _c, p in company_partner_pairs}),
+                overdue_on=as_of,
+                company_ids={c for c, _p in company_partner_pairs},
+                partner_ids={p for _c, p in company_partner_pairs},
+                tail=SQL("GROUP BY aml.company_id, m.commercial_partner_id"),
             )
         )
         return {(c, p): (amount, count) for c, p, amount, count in self.env.cr.fetchall()}
@@ -617,7 +791,9 @@ class DunningEngine(models.AbstractModel):
     @api.model
     def _plan_failed_conditions(self, lines, as_of):
         """{(partner_id, level_id): reason} for the due levels whose conditions fail;
-        ``lines``: the due installments of ``_fetch_due_lines``.
+        ``lines``: the due installments of ``_fetch_due_lines``. A customer filter is
+        evaluated by ``dunning.level._condition_matching_partners`` (the rights of the
+        user who wrote it, the level's company only), never as superuser.
 
         Per batch: one grouped query for the totals (only if some level needs them) and
         one partner search per level carrying a domain."""
@@ -636,14 +812,12 @@ class DunningEngine(models.AbstractModel):
         if any(lvl.condition_min_amount > 0 or lvl.condition_min_invoices > 0 for lvl in conditional):
             totals = self._overdue_totals(as_of, {(c, p) for (_l, p), c in company_of.items()})
         failed = {}
-        Partner = self.env["res.partner"].sudo().with_context(active_test=False)
         for level in conditional:
             partner_ids = partners_by_level[level.id]
-            matching = None
+            matching = filter_error = None
             if level.condition_partner_domain:
-                matching = set(
-                    Partner.search([("id", "in", list(partner_ids))] + level._get_condition_domain()).ids
-                )
+                # As the user who wrote the filter, within the level's company only.
+                matching, filter_error = level._condition_matching_partners(partner_ids)
             currency = level.company_id.currency_id
             for partner_id in partner_ids:
                 amount, count = totals.get((company_of[level.id, partner_id], partner_id), (0.0, 0))
@@ -663,7 +837,7 @@ class DunningEngine(models.AbstractModel):
                         min=level.condition_min_invoices,
                     )
                 elif matching is not None and partner_id not in matching:
-                    failed[partner_id, level.id] = self.env._(
+                    failed[partner_id, level.id] = filter_error or self.env._(
                         "Condition not met: the customer does not match the level's customer filter."
                     )
         return failed

@@ -106,6 +106,55 @@ class DunningEvent(models.Model):
         for event in self:
             event.invoice_count = len(event.invoice_ids)
 
+    @api.model
+    def _dunning_create_manual(self, vals_list):
+        """Record what a person did (a hold, a skipped level, a dispute, a contact
+        logged, a hand-over cleared, an arrangement agreed or ended): the one way to
+        create manual events.
+
+        Each dict holds the event's fields, at least ``partner_id``, ``company_id`` and
+        ``message``; ``invoice_ids`` and ``line_ids`` may be lists of ids. Unless given:
+        dated today, channel ``manual``, state ``done``, origin ``manual``, done by the
+        current user; the amount due and its currency are those of the installments
+        (``line_ids``, else the open installments of ``invoice_ids``, as a run's
+        events: ``dunning.engine._lines_amount``), else the customer's overdue amount
+        in the company."""
+        engine = self.env["dunning.engine"]
+        Line = self.env["account.move.line"].sudo()
+        Move = self.env["account.move"].sudo()
+        today = fields.Date.context_today(self)
+        create_list = []
+        for vals in vals_list:
+            vals = dict(vals)
+            move_ids = list(vals.pop("invoice_ids", None) or [])
+            line_ids = list(vals.pop("line_ids", None) or [])
+            if "amount_due" not in vals:
+                company = self.env["res.company"].sudo().browse(vals["company_id"])
+                lines = Line.browse(line_ids) or Move.browse(move_ids).line_ids.filtered(
+                    lambda line: line.display_type == "payment_term" and not line.reconciled
+                )
+                if lines:
+                    amount, currency = engine._lines_amount(lines)
+                else:
+                    partner = self.env["res.partner"].sudo().browse(vals["partner_id"])
+                    amount = partner.with_context(allowed_company_ids=company.ids).dunning_overdue_amount
+                    currency = company.currency_id
+                vals["amount_due"] = amount
+                vals.setdefault("currency_id", currency.id)
+            create_list.append(
+                {
+                    "date": today,
+                    "channel": "manual",
+                    "state": "done",
+                    "origin": "manual",
+                    "user_id": self.env.user.id,
+                    **vals,
+                    "invoice_ids": [fields.Command.set(move_ids)],
+                    "line_ids": [fields.Command.set(line_ids)],
+                }
+            )
+        return self.sudo().create(create_list)
+
     # ------------------------------------------------------------------
     # Helpers for templates (mail, sms, letters)
     # ------------------------------------------------------------------
@@ -313,25 +362,21 @@ class DunningEvent(models.Model):
     def _dunning_action_handover(self):
         """Hand the customers' overdue invoices to the level's agency, and email it a summary."""
         Handover = self.env["dunning.handover"].sudo()
-        lines = (
-            self.env["account.move.line"]
-            .sudo()
-            .search(
-                [
-                    ("display_type", "=", "payment_term"),
-                    ("parent_state", "=", "posted"),
-                    ("move_id.move_type", "=", "out_invoice"),
-                    ("reconciled", "=", False),
-                    ("amount_residual", ">", 0),
-                    ("date_maturity", "<=", max(self.mapped("date"))),
-                    ("move_id.commercial_partner_id", "in", self.partner_id.ids),
-                    ("company_id", "in", self.company_id.ids),
-                    ("move_id.dunning_excluded", "=", False),
-                    ("move_id.dunning_handover_id", "=", False),
-                    ("move_id.dunning_arrangement_id", "=", False),
-                ]
+        # Every dunnable overdue installment of the customers (the run that executes
+        # this level checked their hold and grade).
+        engine = self.env["dunning.engine"]
+        engine._flush_dunnable()
+        self.env.cr.execute(
+            engine._dunnable_lines_sql(
+                SQL("aml.id"),
+                company_ids=self.company_id.ids,
+                partner_ids=self.partner_id.ids,
+                due_until=max(self.mapped("date")),
+                include_held=True,
+                include_undunned=True,
             )
         )
+        lines = self.env["account.move.line"].sudo().browse(row[0] for row in self.env.cr.fetchall())
         overdue = defaultdict(lambda: lines.browse())
         for line in lines:
             overdue[line.move_id.commercial_partner_id.id, line.company_id.id] |= line
@@ -400,24 +445,24 @@ class DunningEvent(models.Model):
         one search for the whole batch."""
         if not self:
             return {}
-        lines = (
-            self.env["account.move.line"]
-            .sudo()
-            .search(
-                [
-                    ("partner_id", "in", self.partner_id.ids),
-                    ("company_id", "in", self.company_id.ids),
-                    ("display_type", "=", "payment_term"),
-                    ("parent_state", "=", "posted"),
-                    ("move_id.move_type", "=", "out_invoice"),
-                    ("reconciled", "=", False),
-                    ("date_maturity", "<=", max(self.mapped("date"))),
-                ]
+        # The dunnable installments (not in dispute, handed over or arranged); the
+        # hold and the grade were the run's to check: the letter's level was executed.
+        engine = self.env["dunning.engine"]
+        engine._flush_dunnable()
+        self.env.cr.execute(
+            engine._dunnable_lines_sql(
+                SQL("aml.id"),
+                company_ids=self.company_id.ids,
+                partner_ids=self.partner_id.ids,
+                due_until=max(self.mapped("date")),
+                include_held=True,
+                include_undunned=True,
             )
         )
+        lines = self.env["account.move.line"].sudo().browse(row[0] for row in self.env.cr.fetchall())
         by_key = defaultdict(lambda: lines.browse())
         for line in lines:
-            by_key[(line.partner_id.id, line.company_id.id)] |= line
+            by_key[(line.move_id.commercial_partner_id.id, line.company_id.id)] |= line
         result = {}
         for event in self:
             candidates = by_key[(event.partner_id.id, event.company_id.id)].filtered(

@@ -1,7 +1,7 @@
 from collections import defaultdict
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import UserError
 
 
 class DunningHandover(models.Model):
@@ -126,8 +126,9 @@ class DunningHandover(models.Model):
     def action_clear(self, note=False):
         """Give the invoices back to the customer's dunning (traced on the hand-over, the
         customer and as a dunning event)."""
-        if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_supervisor"):
-            raise AccessError(self.env._("Only dunning supervisors can clear a hand-over."))
+        self.env["dunning.engine"]._check_role(
+            "supervisor", self.env._("Only dunning supervisors can clear a hand-over.")
+        )
         if self.filtered(lambda h: h.state != "active"):
             raise UserError(self.env._("Only active hand-overs can be cleared."))
         today = fields.Date.context_today(self)
@@ -147,20 +148,16 @@ class DunningHandover(models.Model):
             )
             handover.message_post(body=body, message_type="notification")
             handover.partner_id._message_log(body=body)
-            self.env["dunning.event"].sudo().create(
-                {
-                    "date": today,
-                    "partner_id": handover.partner_id.id,
-                    "company_id": handover.company_id.id,
-                    "channel": "manual",
-                    "state": "done",
-                    "origin": "manual",
-                    "handover_id": handover.id,
-                    "invoice_ids": [fields.Command.set(handover.invoice_ids.ids)],
-                    "currency_id": handover.currency_id.id,
-                    "amount_due": handover.amount_residual,
-                    "message": body,
-                }
+            self.env["dunning.event"]._dunning_create_manual(
+                [
+                    {
+                        "partner_id": handover.partner_id.id,
+                        "company_id": handover.company_id.id,
+                        "handover_id": handover.id,
+                        "invoice_ids": handover.invoice_ids.ids,
+                        "message": body,
+                    }
+                ]
             )
         return True
 

@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools.safe_eval import safe_eval
 
 # Offsets outside this window are configuration mistakes (a year overdue, a quarter early).
@@ -70,6 +70,14 @@ class DunningLevel(models.Model):
         string="Customer Filter",
         help="The level only applies to customers matching this filter (e.g. a sales team, "
         "more than N vehicles).",
+    )
+    condition_user_id = fields.Many2one(
+        "res.users",
+        string="Customer Filter Author",
+        readonly=True,
+        copy=False,
+        help="The customer filter is evaluated with the access rights of the user who wrote it, "
+        "in the level's company only.",
     )
     handover_partner_id = fields.Many2one(
         "res.partner",
@@ -179,6 +187,47 @@ class DunningLevel(models.Model):
         domain = self.condition_partner_domain
         return list(safe_eval(domain)) if domain and domain.strip() not in ("", "[]") else []
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            if vals.get("condition_partner_domain"):
+                vals["condition_user_id"] = self.env.uid
+        return super().create(vals_list)
+
+    def write(self, vals):
+        if "condition_partner_domain" in vals:
+            # Whoever writes the filter answers for what it may read.
+            vals = {**vals, "condition_user_id": self.env.uid if vals["condition_partner_domain"] else False}
+        return super().write(vals)
+
+    def _condition_partner_model(self):
+        """``res.partner`` as the customer filter sees it: with the rights of the user
+        who wrote it (record rules apply; filters older than that record: the level's
+        last writer), within the level's company only. Never as superuser, never
+        across companies: a filter is no way to learn what its author cannot read."""
+        self.ensure_one()
+        user = self.condition_user_id or self.write_uid or self.env.user
+        return self.env["res.partner"].with_user(user).with_context(allowed_company_ids=self.company_id.ids)
+
+    def _condition_matching_partners(self, partner_ids):
+        """(ids of ``partner_ids`` matching the customer filter, None) or (empty set,
+        why the filter could not be evaluated)."""
+        self.ensure_one()
+        # Every customer, archived ones too: only the filter's own relations skip
+        # archived records.
+        domain = [("id", "in", list(partner_ids)), ("active", "in", [True, False])]
+        try:
+            partners = self._condition_partner_model().search(domain + self._get_condition_domain())
+        except (AccessError, UserError, ValueError) as error:
+            return set(), self.env._(
+                "Condition not met: the customer filter cannot be evaluated in %(company)s "
+                "with the rights of %(user)s: %(error)s",
+                company=self.company_id.name,
+                user=(self.condition_user_id or self.write_uid).name,
+                error=error.args[0] if error.args else error,
+            )
+        return set(partners.ids), None
+
     @api.constrains("condition_min_amount", "condition_min_invoices", "condition_partner_domain")
     def _check_conditions(self):
         for level in self:
@@ -187,8 +236,9 @@ class DunningLevel(models.Model):
                     self.env._("The conditions of level “%s” cannot be negative.", level.name)
                 )
             if level.condition_partner_domain:
+                # Checked as it runs: with its author's rights, in the level's company.
                 try:
-                    self.env["res.partner"].sudo().search(level._get_condition_domain(), limit=1)
+                    level._condition_partner_model().search(level._get_condition_domain(), limit=1)
                 except Exception as error:
                     raise ValidationError(
                         self.env._(

@@ -1,7 +1,7 @@
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import ValidationError
 
 
 class DunningRuler(models.Model):
@@ -55,8 +55,9 @@ class DunningRuler(models.Model):
     # Entry points
     # ------------------------------------------------------------------
     def _check_dunning_agent(self):
-        if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
-            raise AccessError(self.env._("Only dunning agents can run the dunning rulers."))
+        self.env["dunning.engine"]._check_role(
+            "agent", self.env._("Only dunning agents can run the dunning rulers.")
+        )
 
     @api.model
     def run_dunning(self, as_of=None):

@@ -2,7 +2,7 @@ from collections import defaultdict
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
 from .dunning_engine import PlanStep
@@ -21,12 +21,14 @@ class ResPartner(models.Model):
     dunning_effective_grade_id = fields.Many2one(
         "dunning.grade", string="Applied Grade", compute="_compute_dunning_effective_grade"
     )
+    # Per company, like the grade: a promise made to one company pauses its dunning only.
     dunning_hold_until = fields.Date(
         string="Dunning On Hold Until",
+        company_dependent=True,
         tracking=True,
-        help="Promise to pay: no reminder or action is sent before this date.",
+        help="Promise to pay: no reminder or action is sent in this company before this date.",
     )
-    dunning_hold_note = fields.Char(string="Hold Note", tracking=True)
+    dunning_hold_note = fields.Char(string="Hold Note", company_dependent=True, tracking=True)
     dunning_overdue_amount = fields.Monetary(
         string="Overdue Amount",
         compute="_compute_dunning_overdue_amount",
@@ -70,26 +72,37 @@ class ResPartner(models.Model):
 
     @api.depends_context("company", "allowed_company_ids")
     def _compute_dunning_overdue_amount(self):
+        """What the customer owes past the due dates in the current companies.
+
+        Deliberately wider than the dunnable installments (``dunning.engine.
+        _dunnable_lines_sql``, built from the same pieces): invoices in dispute,
+        handed over or under an arrangement, customers on hold or never dunned still
+        owe it. Read with the user's rights on the journal items."""
         today = fields.Date.context_today(self)
         commercial = self.commercial_partner_id
-        amounts = dict(
-            self.env["account.move.line"]._read_group(
-                [
-                    ("partner_id", "in", commercial.ids),
-                    ("display_type", "=", "payment_term"),
-                    ("parent_state", "=", "posted"),
-                    ("move_id.move_type", "=", "out_invoice"),
-                    ("reconciled", "=", False),
-                    ("date_maturity", "<", today),
-                    ("company_id", "in", self.env.companies.ids),
-                ],
-                ["partner_id"],
-                ["amount_residual:sum"],
+        amounts = {}
+        if commercial.ids:
+            engine = self.env["dunning.engine"]
+            visible = self.env["account.move.line"]._search([("partner_id", "in", commercial.ids)])
+            engine._flush_dunnable()
+            self.env.cr.execute(
+                engine._dunnable_lines_sql(
+                    SQL("m.commercial_partner_id, SUM(aml.amount_residual)"),
+                    company_ids=self.env.companies.ids,
+                    partner_ids=commercial.ids,
+                    overdue_on=today,
+                    include_disputed=True,
+                    include_paused=True,
+                    include_held=True,
+                    include_undunned=True,
+                    where=SQL("AND aml.id IN %s", visible.subselect()),
+                    tail=SQL("GROUP BY m.commercial_partner_id"),
+                )
             )
-        )
+            amounts = dict(self.env.cr.fetchall())
         currency = self.env.company.currency_id
         for partner in self:
-            partner.dunning_overdue_amount = amounts.get(partner.commercial_partner_id, 0.0)
+            partner.dunning_overdue_amount = amounts.get(partner.commercial_partner_id.id, 0.0)
             partner.dunning_currency_id = currency
 
     @api.depends(
@@ -145,38 +158,27 @@ class ResPartner(models.Model):
         }
 
     def _dunning_check_agent(self):
-        if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_agent"):
-            raise AccessError(self.env._("Only dunning agents can change the dunning of a customer."))
+        self.env["dunning.engine"]._check_role(
+            "agent", self.env._("Only dunning agents can change the dunning of a customer.")
+        )
 
     def action_dunning_hold(self, hold_until, note=False):
-        """Promise to pay: nothing is sent before ``hold_until`` (False lifts the hold).
+        """Promise to pay: nothing is sent in the current company before
+        ``hold_until`` (False lifts the hold); other companies dun as before.
 
         Agents may do this without the right to edit customers; it is traced in the
         chatter and as a dunning event."""
         self._dunning_check_agent()
-        partners = self.commercial_partner_id.sudo()
+        company = self.env.company
+        partners = self.commercial_partner_id.sudo().with_company(company)
         hold_until = fields.Date.to_date(hold_until)
         partners.write({"dunning_hold_until": hold_until, "dunning_hold_note": note})
         if hold_until:
             body = self.env._("Dunning on hold until %(date)s: %(note)s", date=hold_until, note=note or "-")
         else:
             body = self.env._("Dunning hold lifted.")
-        today = fields.Date.context_today(self)
-        self.env["dunning.event"].sudo().create(
-            [
-                {
-                    "date": today,
-                    "partner_id": partner.id,
-                    "company_id": self.env.company.id,
-                    "channel": "manual",
-                    "state": "done",
-                    "origin": "manual",
-                    "currency_id": self.env.company.currency_id.id,
-                    "amount_due": partner.dunning_overdue_amount,
-                    "message": body,
-                }
-                for partner in partners
-            ]
+        self.env["dunning.event"]._dunning_create_manual(
+            [{"partner_id": partner.id, "company_id": company.id, "message": body} for partner in partners]
         )
         partners._message_log_batch(bodies={partner.id: body for partner in partners})
         return True
@@ -199,87 +201,52 @@ class ResPartner(models.Model):
     def _dunning_next_steps(self, partners, as_of):
         """PlanSteps bringing each customer's open installments to their next level.
 
-        The next level of a customer is the first level of its ruler above the highest
-        level its open installments reached. It applies to the installments below it:
-        for an overdue level (offset >= 0) only to those already due, so an overdue
-        notice never lists an invoice that is not due yet. One SQL query for all.
+        The next level of a customer in a company is the first level of its ruler
+        (``dunning.engine._ladders``) above the highest level its dunnable
+        installments reached. A person may bring it forward (that is what it is
+        for), but never to an installment a run would leave alone on ``as_of``: on
+        hold, in dispute, handed over, under a payment arrangement, of a grade
+        without dunning (``dunning.engine._dunnable_lines_sql``); and an overdue level
+        never to an installment not due yet or still within its grade's grace days
+        (``dunning.engine._may_bring_forward``). One SQL query for all.
         """
         partners = partners.commercial_partner_id
         if not partners:
             return []
-        self.env.flush_all()
+        engine = self.env["dunning.engine"]
         company_ids = self.env.companies.ids
-        self.env.cr.execute(
-            SQL(
-                """
-                SELECT aml.id AS line_id, aml.move_id, aml.company_id, aml.date_maturity,
-                       m.commercial_partner_id AS partner_id,
-                       g.id AS grade_id, g.ruler_id, COALESCE(cur.offset_days, -100000) AS current_offset
-                  FROM account_move_line aml
-                  JOIN account_move m ON m.id = aml.move_id
-                  JOIN res_partner p ON p.id = m.commercial_partner_id
-                  JOIN res_company c ON c.id = aml.company_id
-                  JOIN dunning_grade g
-                    ON g.id = COALESCE((p.dunning_grade_id ->> aml.company_id::text)::int,
-                                       c.dunning_default_grade_id)
-                  JOIN dunning_ruler r ON r.id = g.ruler_id AND r.active
-                                      AND g.active AND g.no_dunning IS NOT TRUE
-                                      AND g.company_id = aml.company_id
-             LEFT JOIN dunning_level cur ON cur.id = aml.dunning_level_id
-                 WHERE aml.display_type = 'payment_term'
-                   AND aml.parent_state = 'posted'
-                   AND m.move_type = 'out_invoice'
-                   AND aml.reconciled IS NOT TRUE
-                   AND aml.amount_residual > 0
-                   AND aml.date_maturity IS NOT NULL
-                   AND m.dunning_excluded IS NOT TRUE
-                   AND aml.company_id = ANY(%s)
-                   AND m.commercial_partner_id = ANY(%s)
-              ORDER BY aml.date_maturity, aml.id
-                """,
-                company_ids,
-                partners.ids,
-            )
-        )
-        rows = self.env.cr.dictfetchall()
-        if not rows:
+        ladders = engine._ladders(company_ids)
+        if not ladders:
             return []
-        levels = (
-            self.env["dunning.level"].sudo().search([("ruler_id", "in", list({r["ruler_id"] for r in rows}))])
-        )
-        ladder = defaultdict(list)
-        for level in levels.sorted("offset_days"):
-            ladder[level.ruler_id.id].append(level)
-        steps = {}
+        # Every dunnable installment, whatever its due date: a reminder before the due
+        # date may be brought forward too.
+        self.env.cr.execute(engine._open_lines_query(as_of, company_ids, partners.ids, None))
         by_customer = defaultdict(list)
-        for row in rows:
-            by_customer[(row["partner_id"], row["company_id"])].append(row)
-        for (partner_id, company_id), customer_rows in by_customer.items():
-            ruler_id = customer_rows[0]["ruler_id"]
-            reached = max(r["current_offset"] for r in customer_rows)
-            level = next((lvl for lvl in ladder[ruler_id] if lvl.offset_days > reached), None)
-            if level is None:
+        for row in self.env.cr.fetchall():
+            by_customer[row[3], row[2]].append(row)
+        steps = []
+        for (partner_id, company_id), rows in by_customer.items():
+            grade_id = rows[0][4]
+            ladder = ladders.get((grade_id, company_id))
+            if not ladder:
                 continue
-            for row in customer_rows:
-                if row["current_offset"] >= level.offset_days:
+            reached = max((row[6] for row in rows if row[6] is not None), default=None)
+            index = engine._next_index(ladder, reached)
+            if index is None:
+                continue
+            ruler_id, level_ids, offsets, _shifts = ladder
+            step = PlanStep(partner_id, company_id, grade_id, ruler_id, level_ids[index], offsets[index])
+            for line_id, move_id, _company, _partner, _grade, days, line_reached in rows:
+                if line_reached is not None and line_reached >= offsets[index]:
                     continue
-                if level.offset_days >= 0 and row["date_maturity"] > as_of:
+                if not engine._may_bring_forward(ladder, index, days):
                     continue
-                step = steps.setdefault(
-                    (partner_id, level.id),
-                    PlanStep(
-                        partner_id=partner_id,
-                        company_id=company_id,
-                        grade_id=row["grade_id"],
-                        ruler_id=ruler_id,
-                        level_id=level.id,
-                        offset_days=level.offset_days,
-                    ),
-                )
-                step.line_ids.append(row["line_id"])
-                if row["move_id"] not in step.move_ids:
-                    step.move_ids.append(row["move_id"])
-        return list(steps.values())
+                step.line_ids.append(line_id)
+                if move_id not in step.move_ids:
+                    step.move_ids.append(move_id)
+            if step.line_ids:
+                steps.append(step)
+        return steps
 
     def _dunning_lock_for_manual(self):
         """Same advisory locks as the runs: a manual step never races a run on a customer.
@@ -296,22 +263,16 @@ class ResPartner(models.Model):
             )
 
     def _dunning_manual_event_vals(self, partner, body, step):
-        lines = self.env["account.move.line"].sudo().browse(step.line_ids)
+        """Values of the manual event of ``step`` (for ``dunning.event._dunning_create_manual``)."""
         return {
-            "date": fields.Date.context_today(self),
             "partner_id": partner.id,
             "company_id": step.company_id,
-            "channel": "manual",
-            "state": "done",
-            "origin": "manual",
-            "currency_id": self.env.company.currency_id.id,
-            "amount_due": sum(lines.mapped("amount_residual")),
             "message": body,
             "ruler_id": step.ruler_id,
             "grade_id": step.grade_id,
             "level_id": step.level_id,
-            "invoice_ids": [fields.Command.set(step.move_ids)],
-            "line_ids": [fields.Command.set(step.line_ids)],
+            "invoice_ids": list(step.move_ids),
+            "line_ids": list(step.line_ids),
         }
 
     def action_dunning_send_next_level(self):
@@ -364,7 +325,7 @@ class ResPartner(models.Model):
             vals["state"] = "skipped"
             vals_list.append(vals)
             bodies[partner.id] = body
-        events = self.env["dunning.event"].sudo().create(vals_list)
+        events = self.env["dunning.event"]._dunning_create_manual(vals_list)
         engine._mark_reached(steps, today)
         partners._message_log_batch(bodies=bodies)
         return events
@@ -448,7 +409,11 @@ class ResPartner(models.Model):
     def _dunning_portal_values(self, moves, today):
         """What the customer sees on /my/dunning: overdue invoices (read with the
         customer's own rights by the caller), totals per currency, current level and
-        the next step with its date."""
+        the next step with its date.
+
+        The next step is what the runs will do (``dunning.engine``: the dunnable
+        installments, the ladders of their grades with their grace days, the levels
+        already reached, the hold in each company), not a copy of their rules."""
         self.ensure_one()
         commercial = self.commercial_partner_id.sudo()
         overdue = moves.filtered(lambda m: m.invoice_date_due and m.invoice_date_due < today)
@@ -458,31 +423,10 @@ class ResPartner(models.Model):
         overdue_totals = defaultdict(float)
         for move in overdue:
             overdue_totals[move.currency_id] += move.amount_residual
-        grade = commercial.with_company(self.env.company).dunning_effective_grade_id
         level = commercial.dunning_level_id
-        next_level = next_date = False
-        open_moves = moves.filtered(lambda m: m.invoice_date_due and not m.dunning_excluded)
-        if grade and not grade.no_dunning and open_moves:
-            oldest = min(open_moves.mapped("invoice_date_due"))
-
-            def level_date(lvl):
-                grace = grade.grace_days if lvl.offset_days > 0 else 0
-                return oldest + timedelta(days=lvl.offset_days + grace)
-
-            current = level.offset_days if level else None
-            ahead = [
-                lvl
-                for lvl in grade.ruler_id.level_ids.sorted("offset_days")
-                if current is None or lvl.offset_days > current
-            ]
-            # Like the engine: of the levels already due, only the highest communicates.
-            due_now = [lvl for lvl in ahead if level_date(lvl) <= today]
-            if due_now:
-                next_level, next_date = due_now[-1], today
-            elif ahead:
-                next_level, next_date = ahead[0], level_date(ahead[0])
-            if next_level and commercial.dunning_hold_until and commercial.dunning_hold_until > next_date:
-                next_date = commercial.dunning_hold_until
+        next_level, next_date, hold_until = self._dunning_next_run_step(
+            commercial, (moves.company_id or self.env.company).ids, today
+        )
         return {
             "dunning_partner": commercial,
             "overdue_invoices": overdue,
@@ -492,7 +436,49 @@ class ResPartner(models.Model):
             "dunning_level": level,
             "next_level": next_level,
             "next_date": next_date,
-            "hold_until": commercial.dunning_hold_until
-            if commercial.dunning_hold_until and commercial.dunning_hold_until > today
-            else False,
+            "hold_until": hold_until,
         }
+
+    @api.model
+    def _dunning_next_run_step(self, commercial, company_ids, today):
+        """(level, date, hold) of the next level the runs will execute for customer
+        ``commercial`` in ``company_ids``, from ``today`` on: the highest level due
+        today, else the earliest one to come, pushed to the end of the customer's hold
+        in its company. ``hold``: the end of the customer's hold in the company of that
+        step (with no step: when every company holds the customer), else False."""
+        engine = self.env["dunning.engine"].sudo()
+        ladders = engine._ladders(company_ids)
+        holds = {}
+        for company_id in company_ids:
+            hold = commercial.with_company(company_id).dunning_hold_until
+            if hold and hold > today:
+                holds[company_id] = hold
+        # The customer's hold is not a filter here: it only postpones the step.
+        self.env.cr.execute(
+            engine._open_lines_query(today, company_ids, commercial.ids, None, include_held=True)
+        )
+        best = None  # (date, -offset, level id, company)
+        for _line, _move, company_id, _partner, grade_id, days, reached in self.env.cr.fetchall():
+            ladder = ladders.get((grade_id, company_id))
+            if not ladder:
+                continue
+            due = engine._due_levels(ladder, days, reached)
+            if due:
+                # Like a run: of the levels due, only the highest communicates.
+                date, level_id, offset = today, due[1][-1], due[2][-1]
+            else:
+                index = engine._next_index(ladder, reached)
+                if index is None:
+                    continue
+                _ruler, level_ids, offsets, shifts = ladder
+                date = today + timedelta(days=shifts[index] - days)
+                level_id, offset = level_ids[index], offsets[index]
+            date = max(date, holds.get(company_id, date))
+            candidate = (date, -offset, level_id, company_id)
+            if best is None or candidate < best:
+                best = candidate
+        if best is None:
+            hold = min(holds.values()) if holds and len(holds) == len(company_ids) else False
+            return self.env["dunning.level"].sudo(), False, hold
+        date, _offset, level_id, company_id = best
+        return self.env["dunning.level"].sudo().browse(level_id), date, holds.get(company_id, False)

@@ -30,51 +30,43 @@ class DunningWorkload(models.Model):
         with_team = "team_id" in self.env["res.partner"]._fields
         team_join = SQL("LEFT JOIN crm_team t ON t.id = p.team_id") if with_team else SQL()
         team_agent = SQL("t.user_id") if with_team else SQL("NULL::int")
-        self.env.cr.execute(
+        # Every open installment that reached a level (no CURRENT_DATE: the engine's own
+        # dates rule), built from the dunnable filter. Deliberately wider than it: an
+        # invoice in dispute, handed over or arranged, a customer on hold is still work
+        # for the agent (flagged, not hidden).
+        lines = self.env["dunning.engine"]._dunnable_lines_sql(
             SQL(
                 """
-                CREATE OR REPLACE VIEW %s AS (
-                    SELECT MIN(aml.id) AS id,
-                           m.commercial_partner_id AS partner_id,
-                           aml.company_id,
-                           c.currency_id,
-                           COALESCE(
-                               (p.dunning_user_id ->> aml.company_id::text)::int, g.user_id, %s
-                           ) AS agent_id,
-                           g.id AS grade_id,
-                           p.dunning_level_id AS level_id,
-                           SUM(aml.amount_residual) AS overdue_amount,
-                           COUNT(DISTINCT aml.move_id) AS invoice_count,
-                           (SELECT COUNT(DISTINCT a.id)
-                              FROM dunning_event e JOIN mail_activity a ON a.id = e.activity_id
-                             WHERE e.partner_id = m.commercial_partner_id
-                               AND e.company_id = aml.company_id) AS activity_count,
-                           BOOL_OR(m.dunning_handover_id IS NOT NULL) AS handed_over,
-                           BOOL_OR(m.dunning_arrangement_id IS NOT NULL) AS arranged
-                      FROM account_move_line aml
-                      JOIN account_move m ON m.id = aml.move_id
-                      JOIN res_partner p ON p.id = m.commercial_partner_id
-                      JOIN res_company c ON c.id = aml.company_id
-                 LEFT JOIN dunning_grade g
-                        ON g.id = COALESCE((p.dunning_grade_id ->> aml.company_id::text)::int,
-                                           c.dunning_default_grade_id)
-                      %s
-                     WHERE aml.display_type = 'payment_term'
-                       AND aml.parent_state = 'posted'
-                       AND m.move_type = 'out_invoice'
-                       AND aml.reconciled IS NOT TRUE
-                       AND aml.amount_residual > 0
-                       -- in dunning: reached a level (no CURRENT_DATE: the engine's own dates rule)
-                       AND aml.dunning_level_id IS NOT NULL
-                  GROUP BY m.commercial_partner_id, aml.company_id, c.currency_id, p.dunning_user_id,
-                           g.user_id, g.id, p.dunning_level_id, agent_id
-                )
+                MIN(aml.id) AS id,
+                m.commercial_partner_id AS partner_id,
+                aml.company_id,
+                c.currency_id,
+                COALESCE((p.dunning_user_id ->> aml.company_id::text)::int, g.user_id, %s) AS agent_id,
+                g.id AS grade_id,
+                p.dunning_level_id AS level_id,
+                SUM(aml.amount_residual) AS overdue_amount,
+                COUNT(DISTINCT aml.move_id) AS invoice_count,
+                (SELECT COUNT(DISTINCT a.id)
+                   FROM dunning_event e JOIN mail_activity a ON a.id = e.activity_id
+                  WHERE e.partner_id = m.commercial_partner_id
+                    AND e.company_id = aml.company_id) AS activity_count,
+                BOOL_OR(m.dunning_handover_id IS NOT NULL) AS handed_over,
+                BOOL_OR(m.dunning_arrangement_id IS NOT NULL) AS arranged
                 """,
-                SQL.identifier(self._table),
                 team_agent,
-                team_join,
-            )
+            ),
+            include_disputed=True,
+            include_paused=True,
+            include_held=True,
+            include_undunned=True,
+            joins=team_join,
+            where=SQL("AND aml.dunning_level_id IS NOT NULL"),
+            tail=SQL(
+                """GROUP BY m.commercial_partner_id, aml.company_id, c.currency_id, p.dunning_user_id,
+                         g.user_id, g.id, p.dunning_level_id, agent_id"""
+            ),
         )
+        self.env.cr.execute(SQL("CREATE OR REPLACE VIEW %s AS (%s)", SQL.identifier(self._table), lines))
 
     def action_reassign(self):
         return {

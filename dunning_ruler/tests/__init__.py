@@ -13,3 +13,4 @@ from . import test_reasons_agents
 from . import test_collect_security
 from . import test_performance
 from . import test_mail_batch
+from . import test_definitions

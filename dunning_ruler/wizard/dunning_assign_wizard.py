@@ -1,5 +1,4 @@
 from odoo import fields, models
-from odoo.exceptions import AccessError
 
 
 class DunningAssignWizard(models.TransientModel):
@@ -19,8 +18,9 @@ class DunningAssignWizard(models.TransientModel):
 
     def action_assign(self):
         self.ensure_one()
-        if not self.env.su and not self.env.user.has_group("dunning_ruler.group_dunning_supervisor"):
-            raise AccessError(self.env._("Only dunning supervisors can reassign customers."))
+        self.env["dunning.engine"]._check_role(
+            "supervisor", self.env._("Only dunning supervisors can reassign customers.")
+        )
         partners = self.partner_ids.commercial_partner_id.sudo()
         # Company-dependent: the assignment holds in the current company.
         partners.with_company(self.env.company).write({"dunning_user_id": self.user_id.id})

@@ -27,7 +27,7 @@ class DunningPreview(models.TransientModel):
             preview.partner_count = len(preview.line_ids.partner_id)
 
     def _check_agent(self):
-        self.env["res.partner"]._dunning_check_agent()
+        self.env["dunning.engine"]._check_role("agent")
 
     def _compute_lines(self):
         self.ensure_one()
@@ -51,15 +51,7 @@ class DunningPreview(models.TransientModel):
         vals_list = []
         for step in executed:
             level = levels.browse(step.level_id)
-            step_lines = lines.browse(step.line_ids)
-            currencies = step_lines.currency_id
-            if len(currencies) == 1:
-                currency, amount = currencies, sum(step_lines.mapped("amount_residual_currency"))
-            else:
-                currency, amount = (
-                    step_lines[:1].company_currency_id,
-                    sum(step_lines.mapped("amount_residual")),
-                )
+            amount, currency = engine._lines_amount(lines.browse(step.line_ids))
             channels = level._get_channels() or ["none"]
             for channel in channels:
                 vals_list.append(

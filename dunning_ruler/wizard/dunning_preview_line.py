@@ -34,7 +34,13 @@ class DunningPreviewLine(models.TransientModel):
         readonly=True,
         help="Lower levels recorded as skipped: only the highest one communicates.",
     )
-    hold_until = fields.Date(related="partner_id.dunning_hold_until")
+    hold_until = fields.Date(string="Dunning On Hold Until", compute="_compute_hold_until")
+
+    @api.depends("partner_id", "company_id")
+    def _compute_hold_until(self):
+        # The customer's hold in the line's company (holds are per company).
+        for line in self:
+            line.hold_until = line.partner_id.with_company(line.company_id).dunning_hold_until
 
     @api.depends("invoice_ids")
     def _compute_invoice_count(self):

@@ -56,29 +56,25 @@ class DunningReasonWizard(models.TransientModel):
             reason=self.reason_id.name,
             note=self.note or "",
         )
-        event = (
-            self.env["dunning.event"]
-            .sudo()
-            .create(
+        event = self.env["dunning.event"]._dunning_create_manual(
+            [
                 {
-                    "date": fields.Date.context_today(self),
                     "partner_id": partner.id,
                     "company_id": self.company_id.id,
                     "grade_id": partner.dunning_effective_grade_id.id,
                     "level_id": level.id,
                     "ruler_id": level.ruler_id.id,
-                    "channel": "manual",
-                    "state": "done",
-                    "origin": "manual",
                     "reason_id": self.reason_id.id,
                     "contact_type": self.contact_type,
-                    "invoice_ids": [fields.Command.set(self.event_id.invoice_ids.ids)],
+                    "invoice_ids": self.event_id.invoice_ids.ids,
+                    # what the customer owes in the company, not only the invoices answered
                     "currency_id": self.company_id.currency_id.id,
-                    "amount_due": partner.dunning_overdue_amount,
+                    "amount_due": partner.with_context(
+                        allowed_company_ids=self.company_id.ids
+                    ).dunning_overdue_amount,
                     "message": body,
-                    "user_id": self.env.user.id,
                 }
-            )
+            ]
         )
         partner._message_log(body=self.env._("Dunning contact logged. %s", body))
         return event

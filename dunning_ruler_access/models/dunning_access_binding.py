@@ -143,7 +143,8 @@ class DunningAccessBinding(models.Model):
             self.env.cr.execute(
                 SQL(
                     """
-                    SELECT p.id, p.dunning_hold_until, g.exempt_from_restriction, g.id, r.min_amount
+                    SELECT p.id, (p.dunning_hold_until ->> c.id::text)::date, g.exempt_from_restriction,
+                           g.id, r.min_amount
                       FROM res_partner p
                       JOIN res_company c ON c.id = %(company)s
                  LEFT JOIN dunning_grade g

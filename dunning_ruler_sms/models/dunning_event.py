@@ -336,7 +336,7 @@ class DunningEvent(models.Model):
             {"state": "skipped", "failure_reason": self.env._("Paid before the sending window opened.")}
         )
         held = (self - paid).filtered(
-            lambda e: e.partner_id.dunning_hold_until and e.partner_id.dunning_hold_until > today
+            lambda e: (hold := e.partner_id.with_company(e.company_id).dunning_hold_until) and hold > today
         )
         held.write(
             {
