@@ -80,7 +80,6 @@ class DunningAccessBinding(models.Model):
     call_ids = fields.One2many("dunning.access.call", "binding_id", string="Calls")
     account_check = fields.Selection(
         [("found", "Found"), ("missing", "Not found"), ("unchecked", "Not checked")],
-        string="Account Check",
         readonly=True,
         copy=False,
         help="Whether the platform knows the account reference, checked when it is set.",
