@@ -3,8 +3,12 @@ import uuid
 from datetime import timedelta
 
 from odoo import api, fields, models
+from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+# Bindings created or changed at once whose account is checked on the platform there and
+# then (an import of more is checked with the action "Check account").
+CHECK_LIMIT = 50
 TARGETS = [("active", "Active"), ("restricted", "Restricted"), ("blocked", "Blocked")]
 TARGET_RANK = {"active": 0, "restricted": 1, "blocked": 2}
 ACCESS_STATES = [
@@ -74,6 +78,14 @@ class DunningAccessBinding(models.Model):
         "(Traccar: the flags of each user).",
     )
     call_ids = fields.One2many("dunning.access.call", "binding_id", string="Calls")
+    account_check = fields.Selection(
+        [("found", "Found"), ("missing", "Not found"), ("unchecked", "Not checked")],
+        readonly=True,
+        copy=False,
+        help="Whether the platform knows the account reference, checked when it is set.",
+    )
+    account_check_message = fields.Char(readonly=True, copy=False)
+    account_name = fields.Char(string="Name on the Platform", readonly=True, copy=False)
     needs_attention = fields.Boolean(compute="_compute_needs_attention")
 
     _ref_uniq = models.Constraint(
@@ -338,6 +350,75 @@ class DunningAccessBinding(models.Model):
             "domain": [("binding_id", "=", self.id)],
             "name": self.env._("Access calls"),
         }
+
+    # ------------------------------------------------------------------
+    # The account on the platform
+    # ------------------------------------------------------------------
+    @api.model_create_multi
+    def create(self, vals_list):
+        bindings = super().create(vals_list)
+        bindings._check_account_auto()
+        return bindings
+
+    def write(self, vals):
+        res = super().write(vals)
+        if "external_ref" in vals or "platform_id" in vals:
+            self._check_account_auto()
+        return res
+
+    def _check_account_auto(self):
+        """A reference the platform does not know is flagged as soon as it is set."""
+        if self.env.context.get("dunning_access_skip_check") or len(self) > CHECK_LIMIT:
+            return
+        self._check_account()
+
+    def _check_account(self):
+        """Ask the platform whether it knows each account; never raises."""
+        for binding in self:
+            platform = binding.platform_id
+            if not platform.active or platform.dry_run:
+                continue
+            result = platform._get_platform_api().check_account(binding.external_ref)
+            if result["ok"]:
+                vals = {
+                    "account_check": "found" if result["exists"] else "missing",
+                    "account_check_message": result.get("message") or False,
+                    "account_name": result.get("name") or False,
+                }
+            elif result.get("error", "").endswith("checking an account"):
+                continue  # this kind of platform cannot tell
+            else:
+                vals = {
+                    "account_check": "unchecked",
+                    "account_check_message": result.get("error") or False,
+                    "account_name": False,
+                }
+            binding.sudo().write(vals)
+
+    def action_check_account(self):
+        self._check_account()
+
+    def action_find_on_platform(self):
+        """Link this binding to the account whose email or login is the customer's email."""
+        self.ensure_one()
+        partner = self.partner_id.commercial_partner_id
+        email = (partner.email or "").strip()
+        if not email:
+            raise UserError(self.env._("%s has no email to look the account up with.", partner.display_name))
+        ref = self.platform_id._find_account(email)
+        if not ref:
+            raise UserError(
+                self.env._(
+                    "No account of %(platform)s has the email or login %(email)s.",
+                    platform=self.platform_id.name,
+                    email=email,
+                )
+            )
+        if ref != self.external_ref:
+            self.external_ref = ref
+        else:
+            self._check_account()
+        return True
 
     @api.model
     def _cron_sync_access(self):

@@ -110,6 +110,9 @@ class DunningAccessCall(models.Model):
 
     def _explain(self, result):
         status, platform = result.get("status"), self.platform_id.name
+        if result.get("explained"):
+            # The adapter said what is wrong in plain words (e.g. Traccar's permissions).
+            return self.env._("%(platform)s: %(error)s", platform=platform, error=result["error"])
         if status == 401:
             return self.env._(
                 "%(platform)s rejected the credentials (HTTP 401): check the user and password "

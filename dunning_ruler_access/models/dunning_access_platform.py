@@ -8,7 +8,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
 from ..tools.platform_api import PlatformApi
-from ..tools.traccar_api import DEFAULT_RESTRICT_FLAGS
+from ..tools.traccar_api import DEFAULT_BLOCK_FLAGS, DEFAULT_RESTRICT_FLAGS, token_expiration
 
 _logger = logging.getLogger(__name__)
 
@@ -58,7 +58,18 @@ class DunningAccessPlatform(models.Model):
     )
     restrict_flags = fields.Char(
         default=DEFAULT_RESTRICT_FLAGS,
-        help="Traccar user flags set on restriction, in order. Blocking also sets 'disabled'.",
+        help="Traccar user flags set on restriction, in order. Blocking sets the block flags.",
+    )
+    block_flags = fields.Char(
+        default=DEFAULT_BLOCK_FLAGS,
+        help="Traccar user flags set on block: every restriction flag, and 'disabled' to lock "
+        "the user out (it then gets no notification at all, SOS and alarms included). Leave "
+        "'disabled' out for a block that keeps alarms.",
+    )
+    token_expiration = fields.Datetime(
+        compute="_compute_token_expiration",
+        help="Traccar: when the API token expires (a token made by /api/session/token lasts 7 days "
+        "unless given an expiration). Empty for a service-account token, which never expires.",
     )
     binding_ids = fields.One2many("dunning.access.binding", "platform_id", string="Accounts")
     binding_count = fields.Integer(compute="_compute_counts")
@@ -89,10 +100,22 @@ class DunningAccessPlatform(models.Model):
             platform.pending_call_count = pending.get(platform, 0)
             platform.attention_call_count = attention.get(platform, 0)
 
+    @api.depends("kind", "auth_type", "token")
+    def _compute_token_expiration(self):
+        for platform in self:
+            token = (
+                platform.sudo().token
+                if platform.kind == "traccar" and platform.auth_type == "token"
+                else None
+            )
+            expiration = token_expiration(token)
+            platform.token_expiration = expiration.replace(tzinfo=None) if expiration else False
+
     @api.constrains(
         "kind",
         "base_url",
         "restrict_flags",
+        "block_flags",
         "max_concurrency",
         "retry_base_seconds",
         "retry_max_seconds",
@@ -149,6 +172,18 @@ class DunningAccessPlatform(models.Model):
             )
         return result["ref"] or False
 
+    def action_open_match_wizard(self):
+        """Link many customers at once to their accounts, matched by email."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Match customers"),
+            "res_model": "dunning.access.match.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_platform_id": self.id},
+        }
+
     def action_generate_pull_token(self):
         for platform in self:
             platform.sudo().pull_token = secrets.token_urlsafe(32)
@@ -186,6 +221,8 @@ class DunningAccessPlatform(models.Model):
                 )
             )
         message = self.env._("Connection to %s works.", self.name)
+        if result.get("message"):
+            message = f"{message} {result['message']}"
         return {
             "type": "ir.actions.client",
             "tag": "display_notification",

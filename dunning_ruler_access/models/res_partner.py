@@ -65,6 +65,17 @@ class ResPartner(models.Model):
             partner.sudo()._message_log(body=why)
         return True
 
+    def action_dunning_access_find(self):
+        """Find this customer's account on a platform by its email: the match wizard."""
+        return {
+            "type": "ir.actions.act_window",
+            "name": self.env._("Find on platform"),
+            "res_model": "dunning.access.match.wizard",
+            "view_mode": "form",
+            "target": "new",
+            "context": {"default_partner_ids": self.commercial_partner_id.ids},
+        }
+
     def action_open_dunning_trust_wizard(self):
         return {
             "type": "ir.actions.act_window",

@@ -60,6 +60,7 @@ class AccessCommon(DunningCommon):
     def setUp(self):
         super().setUp()
         self.sim.reset_faults()
+        self.sim.requests.clear()  # the class's set-up checked the accounts it linked
         self.original = {uid: dict(self.sim.users[uid]) for uid in (501, 502, 503)}
         self.addCleanup(self._restore_sim)
 

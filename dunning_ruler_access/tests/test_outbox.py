@@ -90,7 +90,11 @@ class TestOutbox(AccessCommon):
 
     def test_unauthorized_needs_attention_then_retry(self):
         call = self._restrict()
-        self.platform.token = "wrong"
+        # A token Traccar made, expired (TokenManager: 401; a string that is not a
+        # token at all is a 400, see test_traccar_statuses).
+        self.platform.token = self.sim.issue_token(
+            self.sim.admin["id"], fields.Datetime.now() - timedelta(days=1)
+        )
         self.assertEqual(self._process()["attention"], 1)
         self.assertEqual((call.state, call.http_status), ("attention", 401))
         self.assertIn("credentials", call.error)

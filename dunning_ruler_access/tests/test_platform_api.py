@@ -170,7 +170,9 @@ class TestPlatformApi(AccessCommon):
         self.assertEqual(self.platform._find_account("driver@customer.test"), "502")
         self.assertEqual(self.platform._find_account("DRIVER@customer.test"), "502", "case-insensitive")
         self.assertFalse(self.platform._find_account("nobody@customer.test"))
-        self.platform.token = "wrong"
+        # A token Traccar made for its administrator, revoked: 401.
+        self.platform.token = self.sim.issue_token(self.sim.admin["id"])
+        self.sim.revoke_token(self.platform.token)
         with self.assertRaisesRegex(UserError, "Connection to Traccar test failed"):
             self.platform.action_test_connection()
         with self.assertRaisesRegex(UserError, "HTTP 401"):

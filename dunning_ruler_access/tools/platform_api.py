@@ -133,8 +133,30 @@ class PlatformApi:
         raise NotImplementedError()
 
     def find_account(self, login):
-        """The account of an email or login: ``{"ok": True, "ref": str | None, "name": str}``."""
+        """The account of an email or login: ``{"ok": True, "ref": str | None, "name": str}``
+        (and ``matches``, every account found: ``[{"ref", "name", "email", "login"}]``)."""
         return self._unsupported("finding an account")
+
+    def find_accounts(self, logins):
+        """The accounts of many emails or logins at once: ``{"ok": True, "matches":
+        {login: [{"ref", "name", "email", "login"}, ...]}}``. The default asks
+        :meth:`find_account` for each."""
+        matches = {}
+        for login in logins:
+            found = self.find_account(login)
+            if not found["ok"]:
+                return found
+            matches[login] = found.get("matches") or (
+                [{"ref": found["ref"], "name": found["name"], "email": "", "login": login}]
+                if found["ref"]
+                else []
+            )
+        return {"ok": True, "matches": matches}
+
+    def check_account(self, ref):
+        """Whether account ``ref`` exists: ``{"ok": True, "exists": bool, "name": str,
+        "message": str}`` (``message``: what is worth knowing, e.g. why it is not found)."""
+        return self._unsupported("checking an account")
 
     # ------------------------------------------------------------------ HTTP helpers
     def _session(self):

@@ -1,1 +1,1 @@
-from . import dunning_access_trust_wizard
+from . import dunning_access_match_wizard, dunning_access_trust_wizard
