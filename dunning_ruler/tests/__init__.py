@@ -12,3 +12,4 @@ from . import test_fees
 from . import test_reasons_agents
 from . import test_collect_security
 from . import test_performance
+from . import test_technical_fields
