@@ -5,6 +5,10 @@ from datetime import timedelta
 from odoo import api, fields, models
 from odoo.tools import SQL
 
+from odoo.addons.dunning_ruler.tools.security import check_technical_fields
+
+from .dunning_access_platform import check_access_manager
+
 TARGETS = [("active", "Active"), ("restricted", "Restricted"), ("blocked", "Blocked")]
 TARGET_RANK = {"active": 0, "restricted": 1, "blocked": 2}
 ACCESS_STATES = [
@@ -76,9 +80,30 @@ class DunningAccessBinding(models.Model):
     call_ids = fields.One2many("dunning.access.call", "binding_id", string="Calls")
     needs_attention = fields.Boolean(compute="_compute_needs_attention")
 
+    # Written by dunning and the outbox only (as superuser), never over RPC below system administrator.
+    _TECHNICAL_FIELDS = (
+        "desired_state",
+        "confirmed_state",
+        "confirmed_date",
+        "state_reason",
+        "trust_until",
+        "trust_note",
+        "snapshot",
+    )
+
     _ref_uniq = models.Constraint(
         "unique(platform_id, external_ref)", "This account is already linked to a customer on this platform."
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            check_technical_fields(self, vals, create=True)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        check_technical_fields(self, vals)
+        return super().write(vals)
 
     @api.depends("desired_state", "confirmed_state", "trust_until")
     def _compute_access_state(self):
@@ -118,7 +143,8 @@ class DunningAccessBinding(models.Model):
         self.env.flush_all()
         for company, bindings in self.grouped("company_id").items():
             partners = bindings.partner_id.commercial_partner_id
-            # Highest access action over open, undisputed invoices of this company.
+            # Highest access action over open invoices of this company, but for disputes a
+            # supervisor made or confirmed.
             self.env.cr.execute(
                 SQL(
                     """
@@ -132,7 +158,8 @@ class DunningAccessBinding(models.Model):
                        AND m.move_type = 'out_invoice'
                        AND m.state = 'posted'
                        AND m.payment_state IN ('not_paid', 'partial')
-                       AND m.dunning_excluded IS NOT TRUE
+                       -- an agent's dispute restricts until a supervisor confirms it
+                       AND (m.dunning_excluded IS NOT TRUE OR m.dunning_dispute_lifts_access IS NOT TRUE)
                   GROUP BY m.commercial_partner_id
                     """,
                     company=company.id,
@@ -326,6 +353,7 @@ class DunningAccessBinding(models.Model):
     # Actions
     # ------------------------------------------------------------------
     def action_resync(self):
+        check_access_manager(self.env)
         self._sync(why=self.env._("Manual synchronisation"))
 
     def action_view_calls(self):

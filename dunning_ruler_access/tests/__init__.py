@@ -4,3 +4,4 @@ from . import test_outbox
 from . import test_platform_api
 from . import test_portal
 from . import test_security
+from . import test_security_rpc
