@@ -167,7 +167,9 @@ class TestSecurityMatrix(AccessRpcCase):
 
     def check_hold(self):
         until = self.DUE + timedelta(days=60)
-        return self._rpc("res.partner", "action_dunning_hold", self.customer.ids, str(until), "Pays on the 15th")
+        return self._rpc(
+            "res.partner", "action_dunning_hold", self.customer.ids, str(until), "Pays on the 15th"
+        )
 
     def check_dispute(self):
         return self._rpc("account.move", "action_dunning_dispute", self.invoice.ids, "Wrong amount")
@@ -210,5 +212,7 @@ class TestSecurityMatrix(AccessRpcCase):
                     savepoint.close(rollback=True)
                     self.env.invalidate_all()
                 if ("yes" if done else "no") != cell:
-                    mismatches.append(f"{key} as {role}: README says {cell}, it was {'yes' if done else 'no'}")
+                    mismatches.append(
+                        f"{key} as {role}: README says {cell}, it was {'yes' if done else 'no'}"
+                    )
         self.assertFalse(mismatches, "\n".join(mismatches))

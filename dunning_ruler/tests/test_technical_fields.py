@@ -16,7 +16,9 @@ class TestTechnicalFields(DunningCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.agent = cls._create_user("tf_agent", "Agent", "dunning_ruler.group_dunning_agent")
-        cls.supervisor = cls._create_user("tf_supervisor", "Supervisor", "dunning_ruler.group_dunning_supervisor")
+        cls.supervisor = cls._create_user(
+            "tf_supervisor", "Supervisor", "dunning_ruler.group_dunning_supervisor"
+        )
         cls.admin = cls._create_user("tf_admin", "Admin", "base.group_system")
         cls.admin.group_ids += cls.env.ref("dunning_ruler.group_dunning_supervisor")
 

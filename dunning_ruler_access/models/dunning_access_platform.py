@@ -245,7 +245,9 @@ class DunningAccessPlatform(models.Model):
 
     def action_test_connection(self):
         self.ensure_one()
-        check_access_manager(self.env, self.env._("Only dunning supervisors can test a platform's connection."))
+        check_access_manager(
+            self.env, self.env._("Only dunning supervisors can test a platform's connection.")
+        )
         result = self._get_platform_api().test_connection()
         if not result["ok"]:
             raise UserError(

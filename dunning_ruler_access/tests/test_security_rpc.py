@@ -197,7 +197,9 @@ class TestPrivilegedMethods(AccessRpcCase):
     def test_system_administrators_and_the_scheduled_action_send(self):
         self._invoice(self.customer, 900.0)
         self._run(self._day(15))
-        self.assertEqual(self.env["dunning.access.platform"].with_user(self.admin).process_outbox()["sent"], 1)
+        self.assertEqual(
+            self.env["dunning.access.platform"].with_user(self.admin).process_outbox()["sent"], 1
+        )
         self._pay(self.env["account.move"].search([("partner_id", "=", self.customer.id)]))
         self.cron_outbox.method_direct_trigger()
         self.assertEqual(self.binding.access_state, "active")
@@ -268,8 +270,10 @@ class TestPullToken(AccessRpcCase):
 
     def test_demo_token_only_in_demo_data(self):
         demo = self.env.ref("dunning_ruler_access.demo_platform_traccar", raise_if_not_found=False)
-        known = self.env["dunning.access.platform"].with_context(active_test=False).search(
-            [("pull_token_hash", "=", hashlib.sha256(b"demo-pull-token").hexdigest())]
+        known = (
+            self.env["dunning.access.platform"]
+            .with_context(active_test=False)
+            .search([("pull_token_hash", "=", hashlib.sha256(b"demo-pull-token").hexdigest())])
         )
         self.assertEqual(known, demo or known.browse())
         if demo:
@@ -278,9 +282,7 @@ class TestPullToken(AccessRpcCase):
     def test_non_ascii_tokens_are_refused_not_crashed(self):
         self.platform.pull_token = "pull-secret"
         url = "/dunning_access/v1/accounts/501"
-        self.assertEqual(
-            self.url_open(url, headers={"Authorization": "Bearer pull-secret"}).status_code, 200
-        )
+        self.assertEqual(self.url_open(url, headers={"Authorization": "Bearer pull-secret"}).status_code, 200)
         for header in ("Bearer pull-secrét", "Bearer \u00e9\u00e8", "Bearer pull-secret\u00a0".encode()):
             with self.subTest(header=header):
                 response = self.url_open(url, headers={"Authorization": header})
@@ -301,13 +303,17 @@ class TestPullToken(AccessRpcCase):
             wizard = (
                 self.env["dunning.access.trust.wizard"]
                 .with_user(self.supervisor)
-                .create({"partner_ids": [Command.set(self.customer.ids)], "until": self._day(18), "note": note})
+                .create(
+                    {"partner_ids": [Command.set(self.customer.ids)], "until": self._day(18), "note": note}
+                )
             )
             wizard.action_confirm()
             self._process()
             self.assertEqual(self.binding.access_state, "trusted")
             self.env.flush_all()
-        response = self.url_open("/dunning_access/v1/accounts/501", headers={"Authorization": "Bearer pull-secret"})
+        response = self.url_open(
+            "/dunning_access/v1/accounts/501", headers={"Authorization": "Bearer pull-secret"}
+        )
         self.assertEqual(response.status_code, 200)
         self.assertEqual(response.json()["access_state"], "trusted")
         for secret in (self.supervisor.name, note):
@@ -391,7 +397,9 @@ class TestDisputeRule(AccessRpcCase):
         self._call("account.move", "action_dunning_dispute", invoice.ids, "Customer says it was paid")
         self.assertTrue(invoice.dunning_excluded, "the dispute itself is recorded")
         self.assertEqual(self.binding.desired_state, "restricted")
-        self.assertRpcAccessError("account.move", "write", invoice.ids, {"dunning_dispute_lifts_access": True})
+        self.assertRpcAccessError(
+            "account.move", "write", invoice.ids, {"dunning_dispute_lifts_access": True}
+        )
         self.assertRpcAccessError("account.move", "action_dunning_access_confirm_dispute", invoice.ids)
         # Nor by writing the dispute flag itself.
         self._call("account.move", "action_dunning_clear_dispute", invoice.ids)
