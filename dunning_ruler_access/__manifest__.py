@@ -22,6 +22,7 @@
         "views/dunning_grade_views.xml",
         "views/dunning_ruler_views.xml",
         "views/res_partner_views.xml",
+        "views/account_move_views.xml",
         "views/res_config_settings_views.xml",
         "views/portal_templates.xml",
         "wizard/dunning_access_trust_wizard_views.xml",

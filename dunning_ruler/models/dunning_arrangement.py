@@ -2,6 +2,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
+from ..tools.security import check_technical_fields
+
 
 class DunningArrangement(models.Model):
     """An agreed instalment plan for some overdue invoices of a customer.
@@ -80,6 +82,8 @@ class DunningArrangement(models.Model):
     note = fields.Text()
 
     _LOCKED_FIELDS = frozenset({"partner_id", "company_id", "date_start", "invoice_ids", "line_ids"})
+    # Set by confirming, cancelling and the daily check only: never by hand (RPC).
+    _TECHNICAL_FIELDS = ("state", "amount_arranged", "level_id", "date_end", "broken_reason")
 
     @api.depends("partner_id", "date_start")
     def _compute_name(self):
@@ -153,7 +157,14 @@ class DunningArrangement(models.Model):
                 [("id", "in", [row[0] for row in self.env.cr.fetchall()])]
             )
 
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            check_technical_fields(self, vals, create=True)
+        return super().create(vals_list)
+
     def write(self, vals):
+        check_technical_fields(self, vals)
         # An agreed plan is a record of what was agreed: only a new plan can change it.
         if (
             not self.env.su
@@ -218,7 +229,7 @@ class DunningArrangement(models.Model):
         active._release(
             fields.Date.context_today(self), "cancel", self.env._("Payment arrangement cancelled.")
         )
-        (self - active).filtered(lambda p: p.state == "draft").write({"state": "cancel"})
+        (self - active).filtered(lambda p: p.state == "draft").sudo().write({"state": "cancel"})
         return True
 
     def _release(self, as_of, state, message, reason=False):

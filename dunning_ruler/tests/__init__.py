@@ -14,3 +14,4 @@ from . import test_collect_security
 from . import test_performance
 from . import test_mail_batch
 from . import test_definitions
+from . import test_technical_fields

@@ -1,2 +1,3 @@
 from . import bulk
 from . import webhook
+from . import security

@@ -4,6 +4,8 @@ import json
 from odoo import fields, http
 from odoo.http import request
 
+from ..models.dunning_access_platform import hash_pull_token
+
 
 class DunningAccessController(http.Controller):
     """Lets a platform pull a customer's current state (its own accounts only)."""
@@ -22,19 +24,20 @@ class DunningAccessController(http.Controller):
         save_session=False,
     )
     def account_state(self, ref, **kwargs):
+        # The token in the Authorization header only (a query string ends up in logs).
         header = request.httprequest.headers.get("Authorization", "")
         token = header[7:].strip() if header.startswith("Bearer ") else ""
         if not token:
             return self._json(401, {"error": "missing bearer token"})
+        if not (token.isascii() and token.isprintable()):
+            return self._json(401, {"error": "invalid token"})
+        # Tokens are stored hashed; every stored hash is compared, in constant time.
+        digest = hash_pull_token(token)
         Platform = request.env["dunning.access.platform"].sudo()
-        platform = next(
-            (
-                p
-                for p in Platform.search([("pull_token", "!=", False)])
-                if hmac.compare_digest(p.pull_token, token)
-            ),
-            None,
-        )
+        platform = None
+        for candidate in Platform.search([("pull_token_hash", "!=", False)]):
+            if hmac.compare_digest(candidate.pull_token_hash, digest) and platform is None:
+                platform = candidate
         if platform is None:
             return self._json(401, {"error": "invalid token"})
         binding = (

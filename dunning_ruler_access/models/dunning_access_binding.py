@@ -6,9 +6,14 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from odoo.addons.dunning_ruler.tools.security import check_technical_fields
+
+from .dunning_access_platform import check_access_manager
+
 # Bindings created or changed at once whose account is checked on the platform there and
 # then (an import of more is checked with the action "Check account").
 CHECK_LIMIT = 50
+
 TARGETS = [("active", "Active"), ("restricted", "Restricted"), ("blocked", "Blocked")]
 TARGET_RANK = {"active": 0, "restricted": 1, "blocked": 2}
 ACCESS_STATES = [
@@ -88,9 +93,35 @@ class DunningAccessBinding(models.Model):
     account_name = fields.Char(string="Name on the Platform", readonly=True, copy=False)
     needs_attention = fields.Boolean(compute="_compute_needs_attention")
 
+    # Written by dunning and the outbox only (as superuser), never over RPC below system administrator.
+    _TECHNICAL_FIELDS = (
+        "desired_state",
+        "confirmed_state",
+        "confirmed_date",
+        "state_reason",
+        "trust_until",
+        "trust_note",
+        "snapshot",
+    )
+
     _ref_uniq = models.Constraint(
         "unique(platform_id, external_ref)", "This account is already linked to a customer on this platform."
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            check_technical_fields(self, vals, create=True)
+        bindings = super().create(vals_list)
+        bindings._check_account_auto()
+        return bindings
+
+    def write(self, vals):
+        check_technical_fields(self, vals)
+        res = super().write(vals)
+        if "external_ref" in vals or "platform_id" in vals:
+            self._check_account_auto()
+        return res
 
     @api.depends("desired_state", "confirmed_state", "trust_until")
     def _compute_access_state(self):
@@ -130,7 +161,8 @@ class DunningAccessBinding(models.Model):
         self.env.flush_all()
         for company, bindings in self.grouped("company_id").items():
             partners = bindings.partner_id.commercial_partner_id
-            # Highest access action over open, undisputed invoices of this company.
+            # Highest access action over open invoices of this company, but for disputes a
+            # supervisor made or confirmed.
             self.env.cr.execute(
                 SQL(
                     """
@@ -144,7 +176,8 @@ class DunningAccessBinding(models.Model):
                        AND m.move_type = 'out_invoice'
                        AND m.state = 'posted'
                        AND m.payment_state IN ('not_paid', 'partial')
-                       AND m.dunning_excluded IS NOT TRUE
+                       -- an agent's dispute restricts until a supervisor confirms it
+                       AND (m.dunning_excluded IS NOT TRUE OR m.dunning_dispute_lifts_access IS NOT TRUE)
                   GROUP BY m.commercial_partner_id
                     """,
                     company=company.id,
@@ -339,6 +372,7 @@ class DunningAccessBinding(models.Model):
     # Actions
     # ------------------------------------------------------------------
     def action_resync(self):
+        check_access_manager(self.env)
         self._sync(why=self.env._("Manual synchronisation"))
 
     def action_view_calls(self):
@@ -354,18 +388,6 @@ class DunningAccessBinding(models.Model):
     # ------------------------------------------------------------------
     # The account on the platform
     # ------------------------------------------------------------------
-    @api.model_create_multi
-    def create(self, vals_list):
-        bindings = super().create(vals_list)
-        bindings._check_account_auto()
-        return bindings
-
-    def write(self, vals):
-        res = super().write(vals)
-        if "external_ref" in vals or "platform_id" in vals:
-            self._check_account_auto()
-        return res
-
     def _check_account_auto(self):
         """A reference the platform does not know is flagged as soon as it is set."""
         if self.env.context.get("dunning_access_skip_check") or len(self) > CHECK_LIMIT:

@@ -2,7 +2,9 @@ import json
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError
+from odoo.exceptions import AccessError, UserError
+
+from odoo.addons.dunning_ruler.tools.security import check_technical_fields
 
 
 class DunningAccessCall(models.Model):
@@ -54,9 +56,38 @@ class DunningAccessCall(models.Model):
     )
     event_id = fields.Many2one("dunning.event", readonly=True, ondelete="set null", index="btree_not_null")
 
+    # A call is written by dunning and the outbox only (as superuser).
+    _TECHNICAL_FIELDS = (
+        "binding_id",
+        "action",
+        "target_state",
+        "state",
+        "payload",
+        "idempotency_key",
+        "attempts",
+        "next_attempt",
+        "last_attempt",
+        "http_status",
+        "response",
+        "error",
+        "reason",
+        "user_id",
+        "event_id",
+    )
+
     _idempotency_key_uniq = models.Constraint(
         "unique(idempotency_key)", "The idempotency key must be unique."
     )
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        for vals in vals_list:
+            check_technical_fields(self, vals, create=True)
+        return super().create(vals_list)
+
+    def write(self, vals):
+        check_technical_fields(self, vals)
+        return super().write(vals)
 
     @api.depends("action", "external_ref", "platform_id")
     def _compute_display_name(self):
@@ -163,6 +194,7 @@ class DunningAccessCall(models.Model):
 
     def action_retry(self):
         """After fixing the cause (credentials, account reference), send again now."""
+        self._check_supervisor()
         for call in self:
             if call.state != "attention":
                 raise UserError(self.env._("Only calls that need attention can be retried."))
@@ -176,8 +208,18 @@ class DunningAccessCall(models.Model):
             )
             if newer:
                 raise UserError(self.env._("A later call superseded this one."))
-        self.write({"state": "pending", "next_attempt": fields.Datetime.now()})
+        self.sudo().write({"state": "pending", "next_attempt": fields.Datetime.now()})
         self.env.ref("dunning_ruler_access.ir_cron_dunning_access_outbox").sudo()._trigger()
 
     def action_cancel(self):
-        self.filtered(lambda c: c.state in ("pending", "attention")).write({"state": "cancelled"})
+        self._check_supervisor()
+        self.filtered(lambda c: c.state in ("pending", "attention")).sudo().write({"state": "cancelled"})
+
+    def _check_supervisor(self):
+        # Same rule as the platform's actions (dunning_access_platform.check_access_manager).
+        if not (
+            self.env.su
+            or self.env.user.has_group("dunning_ruler.group_dunning_supervisor")
+            or self.env.user.has_group("base.group_system")
+        ):
+            raise AccessError(self.env._("Only dunning supervisors can retry or cancel platform calls."))

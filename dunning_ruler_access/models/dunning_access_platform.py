@@ -1,10 +1,11 @@
+import hashlib
 import logging
 import secrets
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import UserError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.tools import SQL
 
 from ..tools.platform_api import PlatformApi
@@ -13,6 +14,27 @@ from ..tools.traccar_api import DEFAULT_BLOCK_FLAGS, DEFAULT_RESTRICT_FLAGS, tok
 _logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH = 200
+# Where and how a platform connects: the stored credentials go there (system administrators only).
+CONNECTION_FIELDS = ("base_url", "kind", "auth_type")
+
+
+def hash_pull_token(token):
+    """The stored form of a pull token: sha256, hex."""
+    return hashlib.sha256((token or "").encode()).hexdigest()
+
+
+def check_access_manager(env, message=None):
+    """Superuser (scheduled actions), dunning supervisors and system administrators."""
+    if env.su or env.user.has_group("dunning_ruler.group_dunning_supervisor"):
+        return
+    if env.user.has_group("base.group_system"):
+        return
+    raise AccessError(message or env._("Only dunning supervisors can act on the access platforms."))
+
+
+def check_system(env, message):
+    if not env.su and not env.user.has_group("base.group_system"):
+        raise AccessError(message)
 
 
 class DunningAccessPlatform(models.Model):
@@ -51,8 +73,12 @@ class DunningAccessPlatform(models.Model):
     pull_token = fields.Char(
         groups="base.group_system",
         copy=False,
-        help="Bearer token the platform uses to pull a customer's state from Odoo.",
+        compute="_compute_pull_token",
+        inverse="_inverse_pull_token",
+        help="Bearer token the platform uses to pull a customer's state from Odoo. Only its "
+        "sha256 is stored: it is shown once, when generated, and never again.",
     )
+    pull_token_hash = fields.Char(groups="base.group_system", copy=False, readonly=True)
     include_sub_users = fields.Boolean(
         default=True, help="Traccar: restrict and block the users a customer's account manages, too."
     )
@@ -77,6 +103,34 @@ class DunningAccessPlatform(models.Model):
     attention_call_count = fields.Integer(compute="_compute_counts")
 
     _base_url_check = models.Constraint("CHECK(timeout > 0)", "The timeout must be positive.")
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        check_system(self.env, self.env._("Only system administrators can add access platforms."))
+        return super().create(vals_list)
+
+    def write(self, vals):
+        changed = [
+            fname
+            for fname in CONNECTION_FIELDS
+            if fname in vals and any(platform[fname] != vals[fname] for platform in self)
+        ]
+        if changed:
+            check_system(
+                self.env,
+                self.env._(
+                    "Only system administrators can change where and how a platform connects (%s).",
+                    ", ".join(self._fields[fname].string for fname in changed),
+                ),
+            )
+        return super().write(vals)
+
+    def _compute_pull_token(self):
+        self.pull_token = False  # stored hashed: never readable again
+
+    def _inverse_pull_token(self):
+        for platform in self:
+            platform.pull_token_hash = hash_pull_token(platform.pull_token) if platform.pull_token else False
 
     def _compute_counts(self):
         Call = self.env["dunning.access.call"]
@@ -185,8 +239,23 @@ class DunningAccessPlatform(models.Model):
         }
 
     def action_generate_pull_token(self):
-        for platform in self:
-            platform.sudo().pull_token = secrets.token_urlsafe(32)
+        """A new pull token, shown once: only its hash is kept."""
+        self.ensure_one()
+        check_system(self.env, self.env._("Only system administrators can generate pull tokens."))
+        token = secrets.token_urlsafe(32)
+        self.sudo().pull_token_hash = hash_pull_token(token)
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "title": self.env._("New pull token of %s", self.name),
+                "message": self.env._(
+                    "Give this token to the platform now; it is not shown again: %s", token
+                ),
+                "type": "warning",
+                "sticky": True,
+            },
+        }
 
     def action_view_calls(self):
         self.ensure_one()
@@ -200,6 +269,7 @@ class DunningAccessPlatform(models.Model):
 
     def action_retry_attention(self):
         """After fixing the credentials: send again every call that needs attention."""
+        check_access_manager(self.env)
         calls = self.env["dunning.access.call"].search(
             [("platform_id", "in", self.ids), ("state", "=", "attention")]
         )
@@ -210,6 +280,9 @@ class DunningAccessPlatform(models.Model):
 
     def action_test_connection(self):
         self.ensure_one()
+        check_access_manager(
+            self.env, self.env._("Only dunning supervisors can test a platform's connection.")
+        )
         result = self._get_platform_api().test_connection()
         if not result["ok"]:
             raise UserError(
@@ -259,6 +332,7 @@ class DunningAccessPlatform(models.Model):
         bounded by each platform's ``max_concurrency`` (threads never touch the ORM)
         and their outcome is written back here. Inside the scheduled action every
         batch is committed; elsewhere (UI, tests) it stays one transaction."""
+        check_access_manager(self.env, self.env._("Only dunning supervisors can send the access outbox."))
         autocommit = bool(self.env.context.get("ir_cron_progress_id"))
         summary = {"sent": 0, "retry": 0, "attention": 0, "dry_run": 0}
         batch = limit or DEFAULT_BATCH

@@ -54,15 +54,17 @@ class ResPartner(models.Model):
             )
         )
         bindings.write({"trust_until": until, "trust_note": note})
-        why = self.env._(
+        # Who granted it and why stay in Odoo (chatter, the binding's note, the call's
+        # author): the reason kept on the accounts reaches the platforms (payload, pull).
+        bindings._sync(why=self.env._("Provisional unblock until %s", until))
+        body = self.env._(
             "Provisional unblock until %(date)s by %(user)s: %(note)s",
             date=until,
             user=self.env.user.name,
             note=note or "-",
         )
-        bindings._sync(why=why)
         for partner in self.commercial_partner_id:
-            partner.sudo()._message_log(body=why)
+            partner.sudo()._message_log(body=body)
         return True
 
     def action_dunning_access_find(self):

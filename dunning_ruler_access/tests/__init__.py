@@ -5,3 +5,4 @@ from . import test_platform_api
 from . import test_portal
 from . import test_security
 from . import test_traccar
+from . import test_security_rpc

@@ -27,6 +27,7 @@ Two sides, because ``process_outbox`` sends in a thread pool:
 """
 
 from typing import ClassVar
+from urllib.parse import unquote, urlsplit
 
 import requests
 
@@ -173,6 +174,8 @@ class PlatformApi:
         url = path
         if not path.startswith(("http://", "https://")):
             url = self.conf["base_url"].rstrip("/") + path
+        else:
+            path = self._redact_url(path)  # the messages below are read by agents
         timeout = self.conf["timeout"]
         try:
             response = session.request(method, url, timeout=timeout, **kwargs)
@@ -193,16 +196,48 @@ class PlatformApi:
             )
         return response
 
-    @staticmethod
-    def _failure(error):
+    def _failure(self, error):
         return {
             "ok": False,
             "status": error.status,
             "retry": error.retry,
-            "error": str(error),
-            "response": error.body,
+            "error": self._redact(str(error)),
+            "response": self._redact(error.body),
             "retry_after": error.retry_after,
         }
+
+    @staticmethod
+    def _redact_url(url):
+        """``url`` reduced to its scheme and host: a key may sit in its user info, path or query."""
+        try:
+            parts = urlsplit(url)
+            return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+        except ValueError:
+            return "***"
+
+    def _redact(self, text):
+        """``text`` (an error, the start of an answer: stored on calls that agents read)
+        without this platform's credentials nor the secret parts of its URL."""
+        if not text:
+            return text
+        conf = self.conf
+        secrets = {conf.get(key) or "" for key in ("password", "token", "webhook_secret")}
+        url = conf.get("base_url") or ""
+        secrets.add(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            parts = None
+        if parts:
+            secrets.update({parts.path + (f"?{parts.query}" if parts.query else ""), parts.query})
+            secrets.update({parts.fragment, parts.username or "", parts.password or ""})
+            for pair in parts.query.split("&"):
+                value = pair.partition("=")[2]
+                secrets.update({value, unquote(value)})
+        # Longest first (a token inside the full URL); short pieces say nothing.
+        for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+            text = text.replace(secret, "***")
+        return text
 
     def _unsupported(self, what):
         return {

@@ -31,7 +31,11 @@ class WebhookApi(PlatformApi):
             return self._failure(e)
         finally:
             session.close()
-        return {"ok": True, "status": response.status_code, "response": response.text[:RESPONSE_LIMIT]}
+        return {
+            "ok": True,
+            "status": response.status_code,
+            "response": self._redact(response.text[:RESPONSE_LIMIT]),
+        }
 
     def test_connection(self):
         """A webhook is only ever sent for a real decision: nothing to try."""
