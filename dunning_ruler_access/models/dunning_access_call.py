@@ -315,6 +315,7 @@ class DunningAccessCall(models.Model):
     def _recover_expired_leases(self):
         """Calls still ``sending`` after their lease (a worker killed or crashed while
         sending): queued again, or superseded when a later decision waits behind."""
+        self.flush_model()
         self.env.cr.execute(
             SQL(
                 """

@@ -274,6 +274,7 @@ class DunningAccessPlatform(models.Model):
 
     @api.model
     def _count_due_calls(self, exclude=()):
+        self.env["dunning.access.call"].flush_model()
         self.env.cr.execute(
             SQL(
                 "SELECT COUNT(*) FROM dunning_access_call WHERE state = 'pending' AND next_attempt <= %s "
@@ -501,6 +502,7 @@ class DunningAccessPlatform(models.Model):
             platform_calls.write({"state": "pending", "lease_until": False, "next_attempt": later})
             if platform.id in unreachable:
                 # Its other due calls too: one wave per pass against a platform that is down.
+                platform_calls.flush_recordset()
                 self.env.cr.execute(
                     SQL(
                         "UPDATE dunning_access_call SET next_attempt = %s "
