@@ -407,6 +407,8 @@ class DunningAccessPlatform(models.Model):
                     (call, platform, adapter.read_account, (call.binding_id.external_ref,))
                     for call in platform_calls
                 ]
+        if cron_mode and reads:
+            self.env.cr.commit()  # pylint: disable=invalid-commit  # each result on a fresh snapshot
         for call, result in self._run_jobs(reads, unreachable):
             if result is None:
                 continue
@@ -444,11 +446,30 @@ class DunningAccessPlatform(models.Model):
                     summary[self._record(call, self._unexpected(e), lease, cron_mode)] += 1
                     continue
                 applies.append((call, platform, adapter.apply_state, args))
+        if cron_mode and applies:
+            self.env.cr.commit()  # pylint: disable=invalid-commit  # each result on a fresh snapshot
         for call, result in self._run_jobs(applies, unreachable):
             if result is not None:
                 summary[self._record(call, result, lease, cron_mode)] += 1
 
+    def _lock_account(self, call):
+        """Lock the rows a result changes (the account, its customer) first: a decision
+        committed on them after this transaction's snapshot fails here, quietly, and the
+        result is recorded again on a fresh snapshot (see ``_retrying``)."""
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT b.id FROM dunning_access_binding b JOIN res_partner p ON p.id = b.partner_id
+                 WHERE b.id = (SELECT binding_id FROM dunning_access_call WHERE id = %s)
+                   FOR NO KEY UPDATE
+                """,
+                call.id,
+            ),
+            log_exceptions=False,
+        )
+
     def _keep_snapshot(self, call, result):
+        self._lock_account(call)
         binding = call.binding_id
         snapshot = binding._get_snapshot()
         merged = call.platform_id._get_platform_api().merge_snapshot(
@@ -532,8 +553,10 @@ class DunningAccessPlatform(models.Model):
         Call = self.env["dunning.access.call"].sudo()
 
         def record():
+            self._lock_account(call)
             self.env.cr.execute(
-                SQL("SELECT state, lease_until FROM dunning_access_call WHERE id = %s FOR UPDATE", call.id)
+                SQL("SELECT state, lease_until FROM dunning_access_call WHERE id = %s FOR UPDATE", call.id),
+                log_exceptions=False,
             )
             row = self.env.cr.fetchone()
             if lease is not None and (not row or row[0] != "sending" or row[1] != lease):
