@@ -353,10 +353,9 @@ class DunningAccessCall(models.Model):
         customer's chatter keeps the history of what the platform confirmed."""
         now = fields.Datetime.now()
         removed = 0
-        for company in self.env["res.company"].sudo().search([]):
+        companies = self.env["res.company"].sudo().search([("dunning_access_call_retention_days", ">", 0)])
+        for company in companies:
             days = company.dunning_access_call_retention_days
-            if days <= 0:
-                continue
             old = self.sudo().search(
                 [
                     ("company_id", "=", company.id),

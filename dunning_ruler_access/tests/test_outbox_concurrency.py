@@ -174,7 +174,7 @@ class TestOutboxConcurrency(BaseCase):
                     env = self._env(cr)
                     cron = env.ref("dunning_ruler_access.ir_cron_dunning_access_outbox")
                     cron, _progress = cron._add_progress()
-                    cr.commit()
+                    cr.commit()  # pylint: disable=invalid-commit  # a committed fixture, by design
                     Platform = env["dunning.access.platform"].with_context(
                         cron.env.context, cron_id=cron.id, cron_end_time=time.monotonic() + 60
                     )
@@ -211,7 +211,7 @@ class TestOutboxConcurrency(BaseCase):
                 env = self._env(cr)
                 start = time.monotonic()
                 self._pay(env, env["account.move"].browse(invoice.id))
-                cr.commit()
+                cr.commit()  # pylint: disable=invalid-commit  # a committed fixture, by design
                 self.assertLess(time.monotonic() - start, 15, "the payment did not wait for the platform")
                 calls = self._calls(env)
                 self.assertEqual(
@@ -252,7 +252,7 @@ class TestOutboxConcurrency(BaseCase):
                 env = self._env(cr)
                 invoice = env["account.move"].browse(invoice.id)
                 invoice.line_ids.remove_move_reconcile()
-                cr.commit()
+                cr.commit()  # pylint: disable=invalid-commit  # a committed fixture, by design
                 self.assertEqual(
                     [(c.action, c.state) for c in self._calls(env)[-2:]],
                     [("unblock", "sending"), ("restrict", "pending")],
@@ -288,7 +288,7 @@ class TestOutboxConcurrency(BaseCase):
                 cr.execute("SET LOCAL lock_timeout = '20s'")  # a wait fails the test, never hangs it
                 start = time.monotonic()
                 self._pay(env, env["account.move"].browse(invoice.id))
-                cr.commit()
+                cr.commit()  # pylint: disable=invalid-commit  # a committed fixture, by design
                 elapsed = time.monotonic() - start
             self.assertLess(elapsed, 10, "completed at once, without waiting for the locks")
             locker.rollback()
@@ -328,7 +328,7 @@ class TestOutboxConcurrency(BaseCase):
                 env = self._env(cr)
                 cron = env.ref("dunning_ruler_access.ir_cron_dunning_access_outbox")
                 cron, progress = cron._add_progress()
-                cr.commit()
+                cr.commit()  # pylint: disable=invalid-commit  # a committed fixture, by design
                 # The cron's time is already up: one round (a fair share: 4 waves of 1), then stop.
                 summary = (
                     env["dunning.access.platform"]
@@ -377,7 +377,7 @@ class TestOutboxConcurrency(BaseCase):
             env = self._env(cr)
             self._pay(env, env["account.move"].browse(invoice.id))
             start = time.monotonic()
-            cr.commit()
+            cr.commit()  # pylint: disable=invalid-commit  # a committed fixture, by design
         latency = None
         while time.monotonic() - start < 60:
             if not self.sim.users[REF]["disabled"]:
