@@ -3,6 +3,7 @@ from . import account_partial_reconcile
 from . import dunning_access_binding
 from . import dunning_access_call
 from . import dunning_access_platform
+from . import dunning_access_resync
 from . import dunning_demo
 from . import dunning_event
 from . import dunning_grade

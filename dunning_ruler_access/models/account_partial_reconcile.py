@@ -9,12 +9,13 @@ class AccountPartialReconcile(models.Model):
         partials = super().create(vals_list)
         # A payment may bring the customer back below the restricting level: queue the
         # unblock now and wake the outbox cron, instead of waiting for the daily run.
+        # Never at the payment's expense: see _dunning_access_sync_nowait.
         partners = (partials.debit_move_id | partials.credit_move_id).partner_id
-        partners._dunning_access_sync(self.env._("Payment received"))
+        partners._dunning_access_sync_nowait(self.env._("Payment received"))
         return partials
 
     def unlink(self):
         partners = (self.debit_move_id | self.credit_move_id).partner_id
         res = super().unlink()
-        partners.exists()._dunning_access_sync(self.env._("Payment unreconciled"))
+        partners.exists()._dunning_access_sync_nowait(self.env._("Payment unreconciled"))
         return res

@@ -1,4 +1,5 @@
 import json
+import logging
 import uuid
 from datetime import timedelta
 
@@ -8,11 +9,14 @@ from odoo.tools import SQL
 
 from odoo.addons.dunning_ruler.tools.security import check_technical_fields
 
+from .dunning_access_call import OPEN_STATES
 from .dunning_access_platform import check_access_manager
 
 # Bindings created or changed at once whose account is checked on the platform there and
 # then (an import of more is checked with the action "Check account").
 CHECK_LIMIT = 50
+
+_logger = logging.getLogger(__name__)
 
 TARGETS = [("active", "Active"), ("restricted", "Restricted"), ("blocked", "Blocked")]
 TARGET_RANK = {"active": 0, "restricted": 1, "blocked": 2}
@@ -286,13 +290,16 @@ class DunningAccessBinding(models.Model):
         for binding, (target, reason) in targets.items():
             event = (events or {}).get(binding)
             queued |= binding._set_desired(target, reason if not why else f"{why}: {reason}", event=event)
+        queued |= self._requeue_diverged(bindings.ids)
         if queued:
             self.env.ref("dunning_ruler_access.ir_cron_dunning_access_outbox").sudo()._trigger()
         return targets
 
     def _set_desired(self, target, reason, event=None, force=False):
-        """Queue the call that takes the platform to ``target``. A pending call for
-        another state is superseded: only the latest wish is ever sent."""
+        """Queue the call that takes the platform to ``target``. A call waiting (or
+        waiting for a person) for another state is superseded: only the latest wish is
+        ever sent. A call in flight is never touched: the new one is queued behind it
+        and sent as soon as it ends, whatever its outcome."""
         self.ensure_one()
         Call = self.env["dunning.access.call"].sudo()
         if target == self.desired_state and not force:
@@ -300,25 +307,94 @@ class DunningAccessBinding(models.Model):
             if self.state_reason != reason:
                 self.state_reason = reason
             return Call
-        pending = Call.search([("binding_id", "=", self.id), ("state", "=", "pending")])
-        pending.write(
+        waiting = Call.search([("binding_id", "=", self.id), ("state", "in", ("pending", "attention"))])
+        waiting.filtered(lambda c: c.state == "pending").write(
             {"state": "superseded", "error": self.env._("Superseded by a later decision: %s", target)}
         )
+        waiting.filtered(lambda c: c.state == "attention").write({"state": "superseded"})
         self.write({"desired_state": target, "state_reason": reason})
-        if target == self.confirmed_state and not force:
+        in_flight = Call.search([("binding_id", "=", self.id), ("state", "=", "sending")], limit=1)
+        # Where the platform is heading: what the call in flight asks, else what it confirmed.
+        heading = in_flight.target_state if in_flight else self.confirmed_state
+        if target == heading and not force:
             return Call
+        return self._queue_call(target, reason, event=event)
+
+    def _queue_call(self, target, reason, event=None):
+        self.ensure_one()
         action = "unblock" if target == "active" else ("block" if target == "blocked" else "restrict")
-        return Call.create(
-            {
-                "binding_id": self.id,
-                "action": action,
-                "target_state": target,
-                "reason": reason,
-                "event_id": event.id if event else False,
-                "idempotency_key": str(uuid.uuid4()),
-                "payload": json.dumps(self._build_payload(action, target, reason, event), sort_keys=True),
-            }
+        return (
+            self.env["dunning.access.call"]
+            .sudo()
+            .create(
+                {
+                    "binding_id": self.id,
+                    "action": action,
+                    "target_state": target,
+                    "reason": reason,
+                    "event_id": event.id if event else False,
+                    "idempotency_key": str(uuid.uuid4()),
+                    "payload": json.dumps(self._build_payload(action, target, reason, event), sort_keys=True),
+                }
+            )
         )
+
+    def _ensure_converging(self):
+        """After a call ended: the platform confirmed a state that is no longer the
+        desired one and nothing is on its way there: queue the call back."""
+        queued = self.env["dunning.access.call"].sudo()
+        for binding in self:
+            if binding.desired_state == binding.confirmed_state or not binding.active:
+                continue
+            if queued.search_count([("binding_id", "=", binding.id), ("state", "in", OPEN_STATES)], limit=1):
+                continue
+            queued |= binding._queue_call(binding.desired_state, binding.state_reason)
+        return queued
+
+    @api.model
+    def _requeue_diverged(self, binding_ids=None):
+        """The convergence rule, repaired: every account whose desired state differs
+        from the confirmed one has a call pending, in flight or waiting for a person.
+        Re-queues the others (a crash, a killed worker, a call left in dry run after dry
+        run was turned off...), except a wish a person cancelled. Platforms in dry run
+        or archived are left alone."""
+        where = SQL("TRUE") if binding_ids is None else SQL("b.id = ANY(%s)", list(binding_ids))
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """
+                SELECT b.id
+                  FROM dunning_access_binding b
+                  JOIN dunning_access_platform p ON p.id = b.platform_id
+                 WHERE %s
+                   AND b.active AND p.active AND p.dry_run IS NOT TRUE
+                   AND b.desired_state != b.confirmed_state
+                   AND NOT EXISTS (
+                        SELECT 1 FROM dunning_access_call c
+                         WHERE c.binding_id = b.id AND c.state IN %s)
+                   AND NOT EXISTS (
+                        SELECT 1 FROM dunning_access_call c
+                         WHERE c.binding_id = b.id AND c.state = 'cancelled'
+                           AND c.target_state = b.desired_state
+                           AND c.id = (SELECT MAX(id) FROM dunning_access_call WHERE binding_id = b.id))
+                 ORDER BY b.id
+                """,
+                where,
+                OPEN_STATES,
+            )
+        )
+        bindings = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
+        queued = self.env["dunning.access.call"].sudo()
+        for binding in bindings:
+            reason = self.env._(
+                "Queued again: the platform has not confirmed this state and no call was on its way. %s",
+                binding.state_reason or "",
+            )
+            queued |= binding._queue_call(binding.desired_state, reason.strip())
+        if queued:
+            _logger.info("Access: %s account(s) queued again to converge", len(queued))
+            self.env.ref("dunning_ruler_access.ir_cron_dunning_access_outbox").sudo()._trigger()
+        return queued
 
     def _build_payload(self, action, target, reason, event=None):
         partner = self.partner_id.commercial_partner_id.with_company(self.company_id)
@@ -446,6 +522,10 @@ class DunningAccessBinding(models.Model):
     def _cron_sync_access(self):
         """Daily safety net: expired provisional unblocks, holds that ended, notices old
         enough to allow a block. Then send what that queued."""
+        Call = self.env["dunning.access.call"].sudo()
+        Call._recover_expired_leases()
         bindings = self.sudo().search([("platform_id.active", "=", True)])
         bindings._sync(why=self.env._("Scheduled check"))
+        self._requeue_diverged()
+        Call._purge_old_calls()
         self.env["dunning.access.platform"].sudo().process_outbox()

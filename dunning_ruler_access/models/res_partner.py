@@ -1,7 +1,14 @@
+import logging
+
+import psycopg2.errors
+
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
+from odoo.tools import SQL
 
 from .dunning_access_binding import ACCESS_RANK, ACCESS_STATES
+
+_logger = logging.getLogger(__name__)
 
 
 class ResPartner(models.Model):
@@ -37,6 +44,49 @@ class ResPartner(models.Model):
         )
         if bindings:
             bindings._sync(why=why)
+
+    def _dunning_access_sync_nowait(self, why):
+        """The accounting side's entry (a payment reconciled or unreconciled): never
+        fails, never waits on the connector's row locks, never rolls the payment back.
+
+        The decision is taken at once when the customer's accounts, their waiting calls
+        and the customer's row can be locked without waiting; otherwise (the outbox
+        holds them, a concurrent update) a row is inserted in
+        ``dunning.access.resync`` and the outbox cron, triggered, decides after this
+        transaction's commit."""
+        partners = self.commercial_partner_id
+        if not partners:
+            return
+        self.env.cr.execute(
+            SQL("SELECT id FROM dunning_access_binding WHERE partner_id = ANY(%s)", partners.ids)
+        )
+        binding_ids = [row[0] for row in self.env.cr.fetchall()]
+        if not binding_ids:
+            return
+        self.env.flush_all()  # the payment's own writes: their errors are the payment's
+        try:
+            with self.env.cr.savepoint():
+                for query in (
+                    "SELECT id FROM dunning_access_binding WHERE id = ANY(%s) FOR NO KEY UPDATE NOWAIT",
+                    (
+                        "SELECT id FROM dunning_access_call WHERE binding_id = ANY(%s) "
+                        "AND state IN ('pending', 'attention') FOR NO KEY UPDATE NOWAIT"
+                    ),
+                ):
+                    self.env.cr.execute(SQL(query, binding_ids), log_exceptions=False)
+                self.env.cr.execute(
+                    SQL(
+                        "SELECT id FROM res_partner WHERE id = ANY(%s) FOR NO KEY UPDATE NOWAIT", partners.ids
+                    ),
+                    log_exceptions=False,
+                )
+                partners._dunning_access_sync(why)
+        except (psycopg2.errors.LockNotAvailable, psycopg2.errors.SerializationFailure) as e:
+            _logger.info("Access decision for %s deferred to the outbox: %s", partners.ids, e.pgcode)
+            self.env["dunning.access.resync"]._request(partners, why)
+        except Exception:
+            _logger.warning("Access decision for %s deferred to the outbox", partners.ids, exc_info=True)
+            self.env["dunning.access.resync"]._request(partners, why)
 
     def action_dunning_trust(self, until, note=False):
         """Provisional unblock until ``until`` (e.g. a bank slip that settles tomorrow)."""

@@ -26,12 +26,18 @@ Two sides, because ``process_outbox`` sends in a thread pool:
   which ``dunning.access.call._record_result`` writes back.
 """
 
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import ClassVar
 from urllib.parse import unquote, urlsplit
 
 import requests
 
 RESPONSE_LIMIT = 2000
+#: a platform's answer longer than this is refused (never read whole into memory)
+MAX_RESPONSE_BYTES = 1024 * 1024
+#: a Retry-After beyond this (seconds) is read as this; the platform caps it further
+MAX_RETRY_AFTER = 7 * 24 * 3600
 TARGET_STATES = ("active", "restricted", "blocked")
 
 
@@ -170,7 +176,11 @@ class PlatformApi:
         return session
 
     def _request(self, session, method, path, **kwargs):
-        """``path``: under the platform's URL, or an absolute URL."""
+        """``path``: under the platform's URL, or an absolute URL.
+
+        The answer's body is read up to :data:`MAX_RESPONSE_BYTES` (a longer one is
+        refused); its ``json()`` raises :class:`PlatformApiError` (not worth retrying)
+        when the body is not JSON."""
         url = path
         if not path.startswith(("http://", "https://")):
             url = self.conf["base_url"].rstrip("/") + path
@@ -178,7 +188,21 @@ class PlatformApi:
             path = self._redact_url(path)  # the messages below are read by agents
         timeout = self.conf["timeout"]
         try:
-            response = session.request(method, url, timeout=timeout, **kwargs)
+            response = session.request(method, url, timeout=timeout, stream=True, **kwargs)
+            try:
+                body = bytearray()
+                for chunk in response.iter_content(chunk_size=65536):
+                    body += chunk
+                    if len(body) > MAX_RESPONSE_BYTES:
+                        raise PlatformApiError(
+                            f"The answer to {method} {path} is larger than {MAX_RESPONSE_BYTES} bytes",
+                            status=response.status_code,
+                            body=bytes(body[:RESPONSE_LIMIT]).decode(errors="replace"),
+                        )
+            finally:
+                response.close()
+            response._content = bytes(body)
+            response._content_consumed = True
         except requests.Timeout as e:
             raise PlatformApiError(f"Timeout after {timeout}s on {method} {path}", retry=True) from e
         except requests.RequestException as e:
@@ -186,14 +210,26 @@ class PlatformApi:
                 f"Platform unreachable ({type(e).__name__}) on {method} {path}", retry=True
             ) from e
         if response.status_code >= 400:
-            retry_after = response.headers.get("Retry-After")
             raise PlatformApiError(
                 f"HTTP {response.status_code} on {method} {path}",
                 status=response.status_code,
                 retry=response.status_code >= 500 or response.status_code == 429,
                 body=response.text[:RESPONSE_LIMIT],
-                retry_after=int(retry_after) if retry_after and retry_after.isdigit() else None,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
+        parse = response.json
+
+        def strict_json(**kwargs):
+            try:
+                return parse(**kwargs)
+            except ValueError as e:
+                raise PlatformApiError(
+                    f"The answer to {method} {path} is not JSON ({e})",
+                    status=response.status_code,
+                    body=response.text[:RESPONSE_LIMIT],
+                ) from e
+
+        response.json = strict_json
         return response
 
     def _failure(self, error):
@@ -248,3 +284,21 @@ class PlatformApi:
             "response": "",
             "retry_after": None,
         }
+
+
+def parse_retry_after(value):
+    """Seconds from a ``Retry-After`` header (seconds or an HTTP date), at most
+    :data:`MAX_RETRY_AFTER`; None when absent or unreadable."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return min(int(value), MAX_RETRY_AFTER) if len(value) < 12 else MAX_RETRY_AFTER
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    seconds = (when - datetime.now(timezone.utc)).total_seconds()
+    return int(min(max(seconds, 0), MAX_RETRY_AFTER))

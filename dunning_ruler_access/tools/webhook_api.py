@@ -19,6 +19,15 @@ class WebhookApi(PlatformApi):
         return dict(super()._get_conf(platform), webhook_secret=platform.webhook_secret)
 
     def apply_state(self, ref, target, snapshot=None, account=None, payload=None, msg_id=None):
+        if not self.conf.get("webhook_secret"):
+            return {
+                "ok": False,
+                "status": None,
+                "retry": False,
+                "error": f"The platform {self.conf.get('name')} has no webhook secret: nothing can be signed",
+                "response": "",
+                "retry_after": None,
+            }
         body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",
