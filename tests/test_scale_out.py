@@ -32,6 +32,7 @@ from pathlib import Path
 import pytest
 
 import odoo
+import odoo.release
 from odoo import SUPERUSER_ID, Command, api, fields
 from odoo.modules.registry import Registry
 from odoo.tests.common import get_db_name
@@ -80,9 +81,22 @@ def _copy(source, target):
         shutil.copytree(config.filestore(source), config.filestore(target), copy_function=os.link)
 
 
+def _registry(db):
+    """The registry of ``db``, loaded without running tests (pytest-odoo turns
+    ``test_enable`` on for the test modules)."""
+    if db not in Registry.registries:
+        test_enable = config["test_enable"]
+        config["test_enable"] = False
+        try:
+            Registry(db)
+        finally:
+            config["test_enable"] = test_enable
+    return Registry(db)
+
+
 @contextmanager
 def _env(db, context=None):
-    with Registry(db).cursor() as cr:
+    with _registry(db).cursor() as cr:
         yield api.Environment(cr, SUPERUSER_ID, dict(context or {}))
 
 
@@ -183,6 +197,10 @@ def databases():
         today = _prepare(names["base"])
         for kind in ("crons", "resume", "jobs"):
             _copy(names["base"], names[kind])
+            if kind != "jobs":
+                # the scheduled action and its helpers share the run, not queue jobs
+                with _env(names[kind]) as env:
+                    env["ir.config_parameter"].set_param("dunning_ruler_queue_job.enabled", "False")
         with _env(names["base"]) as env:
             summary = env["dunning.ruler"].run_dunning()
             env.cr.commit()
@@ -213,7 +231,7 @@ def test_cron_workers_share_a_run(databases):
     """The scheduled action and WORKERS - 1 helper scheduled actions at once, each with
     its own connection: every batch is claimed by one of them."""
     db = databases["crons"]
-    registry = Registry(db)
+    registry = _registry(db)
     with _env(db) as env:
         helpers = env["dunning.engine"]._trigger_helper()
         helper_xmlids = []
@@ -289,34 +307,38 @@ def _free_port():
 
 
 def test_job_runner_spreads_a_run_over_workers(databases, tmp_path):
-    """dunning_ruler_queue_job with the real job runner: the scheduled action of a
-    multi-process Odoo server (2 HTTP workers, 1 cron worker) queues one job per batch,
-    the job runner hands them to the HTTP workers (channel root.dunning:2)."""
+    """dunning_ruler_queue_job with the real job runner: the scheduled action queues
+    one job per batch; a multi-process Odoo server (2 HTTP workers and its job runner,
+    channel root.dunning:2) runs them."""
     db = databases["jobs"]
     with _env(db) as env:
         if not env["ir.module.module"].search_count(
             [("name", "=", "dunning_ruler_queue_job"), ("state", "=", "installed")]
         ):
             pytest.skip("dunning_ruler_queue_job is not installed")
-        # the dunning scheduled action only, triggered now
-        main = env.ref("dunning_ruler.ir_cron_dunning_run")
-        env["ir.cron"].search([("id", "!=", main.id)]).active = False
-        main._trigger()
-        env.cr.commit()
+    # The scheduled action, in a cron context as ir.cron gives it: it publishes the
+    # run and queues its jobs.
+    summary = _run_cron(db, "dunning_ruler.ir_cron_dunning_run")
+    assert summary["batches"] == CUSTOMERS // BATCH_SIZE
+    assert summary["partners"] == 0, "the scheduled action dunns nobody itself"
+    with _env(db) as env:
+        jobs = env["queue.job"].search([("method_name", "=", "_dunning_run_job")])
+        assert len(jobs) == CUSTOMERS // BATCH_SIZE
+        assert set(jobs.mapped("state")) == {"pending"}
     Registry.delete(db)
     odoo.sql_db.close_db(db)
     port = _free_port()
     log = tmp_path / "odoo.log"
     cmd = [
         sys.executable,
-        str(Path(odoo.__file__).resolve().parent.parent / "odoo-bin"),
+        str(Path(odoo.release.__file__).resolve().parent.parent / "odoo-bin"),
         "-c",
         config["config"],
         "-d",
         db,
         f"--db-filter=^{db}$",
         "--workers=2",
-        "--max-cron-threads=1",
+        "--max-cron-threads=0",
         "--load=base,web,queue_job",
         "--http-interface=127.0.0.1",
         f"--http-port={port}",

@@ -465,7 +465,8 @@ class DunningEngine(models.AbstractModel):
             cr.execute(SQL("SELECT pg_advisory_lock(%s, %s)", LOCK_NAMESPACE, PUBLISH_LOCK_KEY))
         try:
             if autocommit:
-                cr.commit()  # the next statement reads a fresh snapshot
+                # commit (the cron's progress unchanged): the next statement reads a fresh snapshot
+                self.env["ir.cron"]._commit_progress()
             self.env.flush_all()
             domain = [("state", "=", "pending"), ("as_of", "=", as_of)]
             under_way = Batch.search(domain).filtered(lambda b: sorted(b.company_ids or []) == company_ids)

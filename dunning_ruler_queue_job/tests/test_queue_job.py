@@ -32,8 +32,8 @@ class TestDunningQueueJob(DunningCommon):
         with trap_jobs() as trap:
             self.assertTrue(self.env["dunning.engine"]._dispatch_run(batches), "the jobs do every batch")
             trap.assert_jobs_count(3)
-            trap.assert_jobs_count(3, only=self.env["dunning.run.batch"]._dunning_run_job)
             for number, batch in enumerate(batches, 1):
+                trap.assert_jobs_count(1, only=batch._dunning_run_job)
                 trap.assert_enqueued_job(
                     batch._dunning_run_job,
                     args=(),
@@ -65,7 +65,7 @@ class TestDunningQueueJob(DunningCommon):
         """Stored jobs (not trapped): the identity key keeps a batch from being queued
         twice while its job waits."""
         batches = self._publish(batch_size=3)
-        Job = self.env["queue.job"]
+        Job = self.env["queue.job"].sudo()
         before = Job.search([])
         self.env["dunning.engine"]._dispatch_run(batches)
         self.env["dunning.engine"]._dispatch_run(batches)
@@ -85,3 +85,12 @@ class TestDunningQueueJob(DunningCommon):
         batches.state = "cancelled"
         self.assertIn("nothing to do", batches._dunning_run_job())
         self.assertFalse(self._events(self.customers[0]))
+
+    def test_switched_off_the_cron_workers_share_the_run(self):
+        batches = self._publish()
+        self.env["ir.config_parameter"].sudo().set_param("dunning_ruler_queue_job.enabled", "False")
+        helper = self.env.ref("dunning_ruler.ir_cron_dunning_run_helper")
+        with trap_jobs() as trap:
+            self.assertFalse(self.env["dunning.engine"]._dispatch_run(batches), "the scheduled action works")
+            trap.assert_jobs_count(0)
+        self.assertTrue(self.env["ir.cron.trigger"].search([("cron_id", "=", helper.id)]), "a helper started")
