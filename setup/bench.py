@@ -496,11 +496,12 @@ def section_concurrent(registry, args, out):
 
 def section_helper(registry, args, out):
     """A helper scheduled action's run alone (started by section_parallel): it waits
-    for the run's batches to be published, then claims batches until none is left."""
+    for the run's batches to be published (the run database has no other), then claims
+    batches until none is left."""
     deadline = time.monotonic() + 600
     while time.monotonic() < deadline:
         with registry.cursor() as cr:
-            cr.execute("SELECT count(*) FROM dunning_run_batch WHERE state = 'pending'")
+            cr.execute("SELECT count(*) FROM dunning_run_batch")
             if cr.fetchone()[0]:
                 break
         time.sleep(0.1)
