@@ -462,8 +462,9 @@ def section_run(registry, args, out):
 
 
 def section_concurrent(registry, args, out):
-    """Two cron workers at once on the same committed data, each with its own
-    connection: they share the customers through the advisory locks."""
+    """Two scheduled actions at once on the same committed data, each with its own
+    connection: one publishes the run's batches, the other joins that run, and both
+    claim its batches."""
     results, errors = {}, []
     barrier = threading.Barrier(args.workers)
     if args.batch_size:
@@ -493,46 +494,68 @@ def section_concurrent(registry, args, out):
 
 
 def section_helper(registry, args, out):
-    """The helper scheduled action's run alone (started by section_parallel)."""
+    """A helper scheduled action's run alone (started by section_parallel): it waits
+    for the run's batches to be published (the run database has no other), then claims
+    batches until none is left."""
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline:
+        with registry.cursor() as cr:
+            cr.execute("SELECT count(*) FROM dunning_run_batch")
+            if cr.fetchone()[0]:
+                break
+        time.sleep(0.1)
     t0 = time.perf_counter()
     out["helper_summary"] = _run_once(registry, "helper", batch_size=args.batch_size)
     out["helper_s"] = time.perf_counter() - t0
 
 
 def section_parallel(registry, args, out):
-    """The scheduled action and its helper at once, as two cron worker processes of
-    Odoo's multi-process server: the helper runs in another process."""
+    """The scheduled action and its helpers at once (--workers in all, 2 by default),
+    as cron worker processes of Odoo's multi-process server (or of several servers):
+    each helper runs in another process and claims batches of the run."""
     import subprocess
     import tempfile
 
-    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
-        json.dump({}, f)
-        helper_results = f.name
-    cmd = [sys.executable, os.path.abspath(__file__), "-c", args.config, "-d", args.database, "run"]
-    cmd += ["--sections", "helper", "--results", helper_results]
-    if args.batch_size:
-        cmd += ["--batch-size", str(args.batch_size)]
+    with registry.cursor() as cr:
+        _env(cr)["ir.config_parameter"].set_param("dunning_ruler.parallel_workers", args.workers)
+    helpers = []
+    for _n in range(args.workers - 1):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump({}, f)
+        cmd = [sys.executable, os.path.abspath(__file__), "-c", args.config, "-d", args.database, "run"]
+        cmd += ["--sections", "helper", "--results", f.name]
+        if args.batch_size:
+            cmd += ["--batch-size", str(args.batch_size)]
+        helpers.append((subprocess.Popen(cmd, stdout=subprocess.DEVNULL), f.name))
     q0 = _sql_count()
     t0 = time.perf_counter()
-    helper = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     main = _run_once(registry, "cron", batch_size=args.batch_size)
     main_s = time.perf_counter() - t0
-    rc = helper.wait()
-    out["run_s"] = time.perf_counter() - t0
-    out["queries"] = _sql_count() - q0  # the main worker's
-    with open(helper_results) as f:
-        helper_out = json.load(f)
-    os.unlink(helper_results)
-    helper_summary = helper_out.get("helper_summary") or {}
-    out["summary"] = {k: v + helper_summary.get(k, 0) if isinstance(v, int) else v for k, v in main.items()}
     out["workers"] = {
-        "main": {"s": round(main_s, 1), **{k: main[k] for k in ("partners", "events", "locked")}},
-        "helper": {
+        "main": {"s": round(main_s, 1), **{k: main[k] for k in ("partners", "events", "locked")}}
+    }
+    out["summary"] = dict(main)
+    out["errors"] = []
+    for n, (helper, results) in enumerate(helpers, 1):
+        rc = helper.wait()
+        with open(results) as f:
+            helper_out = json.load(f)
+        os.unlink(results)
+        helper_summary = helper_out.get("helper_summary") or {}
+        for k, v in helper_summary.items():
+            if isinstance(v, int) and isinstance(out["summary"].get(k, 0), int):
+                out["summary"][k] = out["summary"].get(k, 0) + v
+        out["workers"][f"helper{n}"] = {
             "s": round(helper_out.get("helper_s", 0), 1),
             **{k: helper_summary.get(k) for k in ("partners", "events", "locked")},
-        },
-    }
-    out["errors"] = [] if rc == 0 and helper_summary else [f"helper exited {rc}"]
+        }
+        if rc != 0 or not helper_summary:
+            out["errors"].append(f"helper {n} exited {rc}")
+    out["run_s"] = time.perf_counter() - t0
+    out["queries"] = _sql_count() - q0  # the main worker's
+    with registry.cursor() as cr:
+        cr.execute("SELECT count(*), count(DISTINCT worker) FROM dunning_run_batch WHERE state = 'done'")
+        out["batches"], out["batch_workers"] = cr.fetchone()
     _check(registry, out)
 
 
@@ -781,6 +804,8 @@ def report(size, out):
             f"concurrent workers: {out['run_s']:.1f} s wall; {out['workers']}; "
             f"errors: {out['errors'] or 'none'}"
         )
+    if "batches" in out:
+        print(f"     {out['batches']} batches claimed by {out['batch_workers']} workers")
     if "events_after_cut" in out:
         print(
             f"resume: cut after {out['first_partners']} customers ({out['events_after_cut']} events), "
@@ -847,7 +872,7 @@ def main():
     r.add_argument("--sections", default="selection,run")
     r.add_argument("--mode", default="cron", choices=["cron", "single"])
     r.add_argument("--batch-size", type=int, default=0)
-    r.add_argument("--workers", type=int, default=2)
+    r.add_argument("--workers", type=int, default=2, help="concurrent, parallel: workers in all")
     r.add_argument("--tracemalloc", action="store_true")
     r.add_argument("--latency-ms", type=float, default=20.0, help="outbox: simulator delay per request")
     r.add_argument("--concurrency", default="1,8,16", help="outbox: max_concurrency values measured")

@@ -29,7 +29,12 @@ DR_HELPER="$DR_SETUP_DIR/odoo_helper.py"
 DR_EXTRA_PIP="phonenumbers requests pytest pytest-odoo websocket-client freezegun standardwebhooks pytest-httpserver"
 # ecosystem: lint (ruff, pylint-odoo) and wheel building (whool); pinned, as in .pre-commit-config.yaml
 DR_EXTRA_PIP="$DR_EXTRA_PIP ruff==0.17.6 pylint-odoo==10.0.12 whool==1.3.1"
-DR_VENV_LAYOUT=2   # bump to force a pip run on every checkout
+# OCA addons installed as wheels (with --no-deps: they require a package `odoo`
+# that no registry has) and their own requirements; pip puts them under
+# site-packages/odoo/addons, which dr_oca_addons_dir links into the addons_path
+DR_OCA_PIP="odoo-addon-queue-job==19.0.2.4.0.1"
+DR_EXTRA_PIP="$DR_EXTRA_PIP openupgradelib"   # queue_job's (requests is above)
+DR_VENV_LAYOUT=3   # bump to force a pip run on every checkout
 DR_TMPL_RECIPE=2   # bump when the template build steps change (new template names)
 
 export PGOPTIONS="${PGOPTIONS:+$PGOPTIONS }-c synchronous_commit=off"  # faster, session-only
@@ -124,7 +129,7 @@ dr_ensure_venv() {
     command -v pg_config >/dev/null && [[ -f "$(pg_config --includedir 2>/dev/null)/libpq-fe.h" ]] && has_pgconfig=1
     # the stamp: what the venv was built from, including the interpreter path
     _dr_venv_want() {
-        { cat "$ODOO_SRC/requirements.txt"; echo "$DR_EXTRA_PIP|$DR_VENV_LAYOUT|$ODOO_SRC|ldap=$has_ldap|pgc=$has_pgconfig";
+        { cat "$ODOO_SRC/requirements.txt"; echo "$DR_EXTRA_PIP|$DR_OCA_PIP|$DR_VENV_LAYOUT|$ODOO_SRC|ldap=$has_ldap|pgc=$has_pgconfig";
           readlink -f "$VENV/bin/python" 2>/dev/null || true; } | sha256sum | cut -c1-32
     }
     want="$(_dr_venv_want)"
@@ -152,6 +157,12 @@ dr_ensure_venv() {
     if ! "$VENV/bin/python" -m pip install --progress-bar off -r "$reqs" $DR_EXTRA_PIP >"$DR_LOG_DIR/pip.log" 2>&1; then
         grep -v "is ignored: it is neither a file nor a directory" "$DR_LOG_DIR/pip.log" | tail -n 30 >&2
         dr_die "pip install failed, see $DR_LOG_DIR/pip.log"
+    fi
+    dr_log "installing OCA addons into $VENV: $DR_OCA_PIP (--no-deps)"
+    # shellcheck disable=SC2086
+    if ! "$VENV/bin/python" -m pip install --progress-bar off --no-deps $DR_OCA_PIP >>"$DR_LOG_DIR/pip.log" 2>&1; then
+        tail -n 30 "$DR_LOG_DIR/pip.log" >&2
+        dr_die "pip install of $DR_OCA_PIP failed, see $DR_LOG_DIR/pip.log"
     fi
     if [[ $has_ldap == 1 ]]; then
         local ldap_pin; ldap_pin="$("$VENV/bin/python" "$DR_HELPER" reqs "$ODOO_SRC/requirements.txt" | grep -i '^python-ldap' || true)"
@@ -226,14 +237,41 @@ dr_project_dirs() {
     done
     echo "$out"
 }
-dr_odoo_dirs() { echo "$ODOO_SRC/addons,$ODOO_SRC/odoo/addons"; }
+# Odoo's addons, plus the OCA addons pip installed into the venv (queue_job)
+dr_odoo_dirs() {
+    local oca; oca="$(dr_oca_addons_dir)"
+    echo "$ODOO_SRC/addons,$ODOO_SRC/odoo/addons${oca:+,$oca}"
+}
 
-# project addons (installable, top-level dirs with __manifest__.py), one per line
+# dr_oca_addons_dir: a directory of symlinks to the addons that wheels installed
+# under the venv's site-packages/odoo/addons (Odoo, imported from ODOO_SRC, does
+# not look there by itself); project addons installed as wheels are left out, so
+# the repository's copy is the one Odoo loads.  Prints nothing when there is none.
+dr_oca_addons_dir() {
+    local site dir="$DR_LOCAL/oca-addons" d name
+    [[ -x "$VENV/bin/python" ]] || return 0
+    site="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])' 2>/dev/null)" || return 0
+    compgen -G "$site/odoo/addons/*/__manifest__.py" >/dev/null || return 0
+    mkdir -p "$dir"
+    find "$dir" -mindepth 1 -maxdepth 1 -xtype l -delete   # uninstalled since
+    for d in "$site"/odoo/addons/*/; do
+        d="${d%/}"; name="$(basename "$d")"
+        [[ -f "$d/__manifest__.py" && ! -f "$REPO_ROOT/$name/__manifest__.py" ]] || continue
+        [[ -L "$dir/$name" ]] || ln -sfn "$d" "$dir/$name"
+    done
+    compgen -G "$dir/*/__manifest__.py" >/dev/null && echo "$dir"
+    return 0
+}
+
+# project addons (installable, top-level dirs with __manifest__.py), one per line;
+# those depending on an addon found nowhere (e.g. queue_job, when pip could not
+# install it) are left out with a warning.  Args: more --skip-dep NAME options
+# (leave out the addons that depend on NAME).
 dr_project_addons() {
     local dirs py=python3; dirs="$(dr_project_dirs)"
     [[ -x "$VENV/bin/python" ]] && py="$VENV/bin/python"
     # shellcheck disable=SC2086
-    "$py" "$DR_HELPER" addons ${dirs//,/ } | cut -f1
+    "$py" "$DR_HELPER" addons --odoo-dirs "$(dr_odoo_dirs)" "$@" ${dirs//,/ } | cut -f1
 }
 
 dr_write_conf() {

@@ -2,7 +2,11 @@
 """Small helpers for the setup/ scripts (stdlib only, plus `packaging` when
 generating requirements).  Sub-commands:
 
-  addons DIR...                      list project addons: "name<TAB>path"
+  addons [--odoo-dirs A,B [--skip-dep NAME]...] DIR...
+                                     list project addons: "name<TAB>path"; with
+                                     --odoo-dirs, only those whose dependencies
+                                     are all found (others: a warning on stderr),
+                                     and none that depends on a --skip-dep
   deps --odoo-dirs A,B --project-dirs C,D [ADDON...]
                                      external (non-project) dependencies of the
                                      given project addons (all if none given),
@@ -54,9 +58,26 @@ def _split(value):
 
 
 def cmd_addons(args):
-    for name, path in _addons_in(args.dirs).items():
-        if _manifest(path).get('installable', True):
-            print(f'{name}\t{path}')
+    project = {name: path for name, path in _addons_in(args.dirs).items()
+               if _manifest(path).get('installable', True)}
+    if args.odoo_dirs is not None:
+        odoo = _addons_in(_split(args.odoo_dirs))
+        skip = set(args.skip_dep)  # left out silently, with what depends on them
+        changed = True
+        while changed:  # until no addon depends on one left out
+            changed = False
+            for name in list(project):
+                _closure, external = _walk(project, [name])
+                missing = sorted(external - set(odoo) - skip)
+                if external & skip or missing:
+                    if missing:
+                        print(f'[setup] WARNING: {name} left out: {", ".join(missing)} '
+                              'not in the addons path', file=sys.stderr)
+                    del project[name]
+                    skip.add(name)
+                    changed = True
+    for name, path in project.items():
+        print(f'{name}\t{path}')
 
 
 def _walk(project, roots):
@@ -264,7 +285,9 @@ def cmd_pytest_junit(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest='cmd', required=True)
-    s = sub.add_parser('addons'); s.add_argument('dirs', nargs='*'); s.set_defaults(f=cmd_addons)
+    s = sub.add_parser('addons'); s.add_argument('dirs', nargs='*')
+    s.add_argument('--odoo-dirs'); s.add_argument('--skip-dep', action='append', default=[])
+    s.set_defaults(f=cmd_addons)
     s = sub.add_parser('deps')
     s.add_argument('--odoo-dirs', required=True); s.add_argument('--project-dirs', required=True)
     s.add_argument('addons', nargs='*'); s.set_defaults(f=cmd_deps)

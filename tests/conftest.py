@@ -18,6 +18,11 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
+# queue_job starts its job runner with the server that pytest-odoo starts for HttpCase
+# (it hooks Odoo's server once imported): not here. The tests start their own
+# servers with their own runner (test_scale_out.py).
+os.environ.setdefault("ODOO_QUEUE_JOB_CHANNELS", "root:0")
+
 
 def _odoo_db(config):
     try:

@@ -4,6 +4,7 @@ from . import dunning_grade
 from . import dunning_event
 from . import dunning_mail_batch
 from . import dunning_engine
+from . import dunning_run_batch
 from . import dunning_reason
 from . import dunning_handover
 from . import dunning_arrangement

@@ -37,7 +37,11 @@ arrangements and reports use them rather than copies.
 """
 
 import logging
+import os
+import socket
+import threading
 import time
+import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -56,6 +60,8 @@ _logger = logging.getLogger(__name__)
 LOCK_NAMESPACE = 0x44554E52 & 0x7FFFFFFF
 # Key of the run lock in that namespace (customer ids start at 1).
 RUN_LOCK_KEY = 0
+# Key of the session lock held while a scheduled run publishes its batches.
+PUBLISH_LOCK_KEY = -1
 DEFAULT_BATCH_SIZE = 500
 MAX_BATCH_ATTEMPTS = 3
 
@@ -539,24 +545,64 @@ class DunningEngine(models.AbstractModel):
 
     @api.model
     def _run(self, as_of=None, company_ids=None, partner_ids=None, batch_size=None):
+        """Dunn every customer due on ``as_of`` (today by default) and return a summary.
+
+        Inside a scheduled action (``ir_cron_progress_id`` in the context) the run is
+        shared by any number of workers: it publishes its customers as batches
+        (``_publish_run``), starts the other workers (``_dispatch_run``) and claims
+        batches like them (``_work_batches``), committing each one; a helper scheduled
+        action (``dunning_helper`` in the context) only claims. Anywhere else (the UI,
+        a server action, a shell, a test) the run is one transaction."""
         as_of = fields.Date.to_date(as_of) or fields.Date.context_today(self)
         if company_ids is None:
             company_ids = self.env["res.company"].sudo().search([]).ids  # pylint: disable=no-search-all
-        # A missed instalment releases its invoices before the ladder is planned, so the
-        # same run resumes their dunning; a kept plan keeps them out of it.
-        # (Checked once per run: not again by the helper worker sharing a large run.)
-        if not self.env.context.get("dunning_helper"):
-            self.env["dunning.arrangement"].sudo()._check_arrangements(as_of=as_of, company_ids=company_ids)
         batch_size = batch_size or int(
             self.env["ir.config_parameter"].sudo().get_param("dunning_ruler.batch_size", DEFAULT_BATCH_SIZE)
         )
         # Commit between batches only inside a scheduled action: a run from the UI or a
         # test stays one transaction.
         autocommit = bool(self.env.context.get("ir_cron_progress_id"))
-        if not autocommit and not self.env.context.get("dunning_run_locked"):
+        helper = self.env.context.get("dunning_helper")
+        summary = self._new_summary(as_of)
+        # Templates compiled by the first batch serve the next ones.
+        self = self.with_context(dunning_render_cache={})  # noqa: PLW0642
+        if autocommit:
+            if helper:
+                return self._work_batches(summary)
+            batches = self._publish_run(as_of, company_ids, partner_ids, batch_size)
+            summary["batches"] = len(batches)
+            if self._dispatch_run(batches):
+                # other workers (queue jobs) do every batch
+                self.env["ir.cron"]._commit_progress(remaining=0)
+                _logger.info("Dunning run of %s: %s batches dispatched", as_of, len(batches))
+                return summary
+            return self._work_batches(summary, batches.ids)
+        if not self.env.context.get("dunning_run_locked"):
             self._lock_run()
             self = self.with_context(dunning_run_locked=True)  # noqa: PLW0642
-        summary = {
+        if helper:
+            # A helper outside a scheduled action: the batches of a run under way, in this
+            # transaction.
+            return self._work_batches(summary)
+        # A missed instalment releases its invoices before the ladder is planned, so the
+        # same run resumes their dunning; a kept plan keeps them out of it.
+        self.env["dunning.arrangement"].sudo()._check_arrangements(as_of=as_of, company_ids=company_ids)
+        candidates = self._candidate_partner_ids(as_of, company_ids, partner_ids)
+        for start in range(0, len(candidates), batch_size):
+            chunk = candidates[start : start + batch_size]
+            # In one transaction a serialization conflict goes to the caller (e.g. the
+            # HTTP layer), which retries the whole run.
+            locked, steps, events = self._run_batch(chunk, as_of, company_ids)
+            self._add_to_summary(summary, self._batch_stats(chunk, locked, steps, events))
+            # The ORM cache only holds the current batch: memory is bounded by the
+            # batch size, not by the number of invoices.
+            self.env.invalidate_all()
+        _logger.info("Dunning run of %s: %s", as_of, summary)
+        return summary
+
+    @api.model
+    def _new_summary(self, as_of):
+        return {
             "date": fields.Date.to_string(as_of),
             "partners": 0,
             "done": 0,
@@ -566,63 +612,227 @@ class DunningEngine(models.AbstractModel):
             "invoices": 0,
             "events": 0,
         }
-        candidates = self._candidate_partner_ids(as_of, company_ids, partner_ids)
-        # Templates compiled by the first batch serve the next ones.
-        self = self.with_context(dunning_render_cache={})  # noqa: PLW0642
-        helper = self.env.context.get("dunning_helper")
-        if helper:
-            # A second worker takes the customers from the other end: the two meet in
-            # the middle instead of queueing behind each other's locks.
-            candidates.reverse()
+
+    @api.model
+    def _batch_stats(self, partner_ids, locked, steps, events):
+        """What one batch did, as counts (summed into a run's summary)."""
+        stats = {
+            "customers": len(partner_ids),
+            "locked": len(partner_ids) - len(locked),
+            "partners": len({s.partner_id for s in steps}),
+            "invoices": len({m for s in steps if not s.skipped for m in s.move_ids}),
+            "events": len(events),
+        }
+        # Channels may add states (e.g. SMS waiting for quiet hours: pending).
+        for state, count in Counter(events.mapped("state")).items():
+            stats[state] = stats.get(state, 0) + count
+        return stats
+
+    @api.model
+    def _add_to_summary(self, summary, stats):
+        for key, count in stats.items():
+            if key != "customers":
+                summary[key] = summary.get(key, 0) + count
+        return summary
+
+    # ------------------------------------------------------------------
+    # Scale-out: a scheduled run's batches, claimed by any number of workers
+    # ------------------------------------------------------------------
+    @api.model
+    def _publish_run(self, as_of, company_ids, partner_ids=None, batch_size=DEFAULT_BATCH_SIZE):
+        """The pending batches (``dunning.run.batch``) of the scheduled run of ``as_of``
+        for ``company_ids``: those of that run if it is under way (resumed after its
+        time limit, or joined by a second scheduled action started meanwhile), else
+        new ones, the customers to dunn in batches of ``batch_size``.
+
+        Inside a scheduled action the batches are committed, so that every worker sees
+        them, by one worker at a time: a session advisory lock, then a commit, so that
+        the check for a run under way reads what the previous holder committed. Pending
+        batches of another day's run are cancelled (that run's customers are in this
+        one)."""
+        Batch = self.env["dunning.run.batch"].sudo()
+        company_ids = sorted(company_ids)
+        autocommit = bool(self.env.context.get("ir_cron_progress_id"))
+        cr = self.env.cr
         if autocommit:
-            self.env["ir.cron"]._commit_progress(remaining=len(candidates))
-            if not helper and len(candidates) > batch_size:
-                self._trigger_helper()
-        for start in range(0, len(candidates), batch_size):
-            chunk = candidates[start : start + batch_size]
-            for attempt in range(1, MAX_BATCH_ATTEMPTS + 1):
-                try:
-                    locked, steps, events = self._run_batch(chunk, as_of, company_ids)
-                    break
-                except TransactionRollbackError:
-                    # Another transaction changed these installments after this one's
-                    # snapshot (a worker that just committed them, a payment being
-                    # reconciled): between committed batches, retrying on a fresh
-                    # snapshot skips whatever it already did. In one transaction the
-                    # caller (e.g. the HTTP layer) retries the whole run.
-                    if not autocommit or attempt == MAX_BATCH_ATTEMPTS:
-                        raise
-                    _logger.info("Dunning batch conflict, retrying (%s/%s)", attempt, MAX_BATCH_ATTEMPTS)
-                    self.env.cr.rollback()
-            summary["locked"] += len(chunk) - len(locked)
-            summary["partners"] += len({s.partner_id for s in steps})
-            summary["invoices"] += len({m for s in steps if not s.skipped for m in s.move_ids})
-            summary["events"] += len(events)
-            # Channels may add states (e.g. SMS waiting for quiet hours: pending).
-            for state, count in Counter(events.mapped("state")).items():
-                summary[state] = summary.get(state, 0) + count
+            cr.execute(SQL("SELECT pg_advisory_lock(%s, %s)", LOCK_NAMESPACE, PUBLISH_LOCK_KEY))
+        try:
             if autocommit:
-                time_left = self.env["ir.cron"]._commit_progress(len(chunk))
+                # commit (the cron's progress unchanged): the next statement reads a fresh snapshot
+                self.env["ir.cron"]._commit_progress()
+            self.env.flush_all()
+            domain = [("state", "=", "pending"), ("as_of", "=", as_of)]
+            under_way = Batch.search(domain).filtered(lambda b: sorted(b.company_ids or []) == company_ids)
+            if under_way and partner_ids is None:
+                return under_way
+            Batch.search([("state", "=", "pending"), ("as_of", "!=", as_of)]).write({"state": "cancelled"})
+            # A missed instalment releases its invoices before the ladder is planned, so
+            # the same run resumes their dunning; a kept plan keeps them out of it.
+            self.env["dunning.arrangement"].sudo()._check_arrangements(as_of=as_of, company_ids=company_ids)
+            candidates = self._candidate_partner_ids(as_of, company_ids, partner_ids)
+            run_key = uuid.uuid4().hex
+            batches = Batch.create(
+                [
+                    {
+                        "run_key": run_key,
+                        "as_of": as_of,
+                        "company_ids": company_ids,
+                        "partner_ids": candidates[start : start + batch_size],
+                        "partner_count": len(candidates[start : start + batch_size]),
+                    }
+                    for start in range(0, len(candidates), batch_size)
+                ]
+            )
+            if autocommit:
+                self.env["ir.cron"]._commit_progress(remaining=len(candidates))
+            _logger.info(
+                "Dunning run %s of %s: %s customers in %s batches",
+                run_key,
+                as_of,
+                len(candidates),
+                len(batches),
+            )
+            return batches
+        except Exception:
+            if autocommit:
+                cr.rollback()  # the unlock below needs a usable transaction
+            raise
+        finally:
+            if autocommit:
+                cr.execute(SQL("SELECT pg_advisory_unlock(%s, %s)", LOCK_NAMESPACE, PUBLISH_LOCK_KEY))
+
+    @api.model
+    def _dispatch_run(self, batches):
+        """Start the other workers of a run whose ``batches`` were published. Returns
+        True when they do every batch and the scheduled action need not claim any
+        (``dunning_ruler_queue_job``: one queue job per batch), False when it claims
+        batches too (here: it starts helper scheduled actions for them)."""
+        if len(batches) > 1:
+            self._trigger_helper(len(batches) - 1)
+        return False
+
+    @api.model
+    def _claim_batch(self, batch_ids=None):
+        """Lock the next pending batch (of ``batch_ids``, or of any run under way) for
+        this transaction, skipping those other workers hold: ``(id, as_of, company_ids,
+        partner_ids)``, or None when none is left to claim. The lock is released when
+        the transaction that dunns the batch (and marks it done) ends."""
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                """SELECT id, as_of, company_ids, partner_ids FROM dunning_run_batch
+                    WHERE state = 'pending' %s
+                 ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED""",
+                SQL("AND id = ANY(%s)", list(batch_ids)) if batch_ids is not None else SQL(),
+            )
+        )
+        return self.env.cr.fetchone()
+
+    @api.model
+    def _work_claimed_batch(self, claimed):
+        """Dunn a batch ``_claim_batch`` returned and mark it done, in this transaction."""
+        batch_id, as_of, company_ids, partner_ids = claimed
+        locked, steps, events = self._run_batch(partner_ids, fields.Date.to_date(as_of), company_ids)
+        stats = self._batch_stats(partner_ids, locked, steps, events)
+        self.env["dunning.run.batch"].sudo().browse(batch_id).write(
+            {
+                "state": "done",
+                "worker": f"{socket.gethostname()}:{os.getpid()}:{threading.current_thread().name}",
+                "date_done": fields.Datetime.now(),
+                "summary": stats,
+            }
+        )
+        return stats
+
+    @api.model
+    def _work_batches(self, summary, batch_ids=None):
+        """Claim and dunn batches (of ``batch_ids``, or of any run under way) until none
+        is left to claim, adding up what they did in ``summary``. In a scheduled action
+        each batch is committed, a batch that meets a serialization conflict is rolled
+        back and claimed again on a fresh snapshot, and the worker stops when the cron's
+        time is up (the cron is called again for the rest)."""
+        autocommit = bool(self.env.context.get("ir_cron_progress_id"))
+        Cron = self.env["ir.cron"]
+        if autocommit:
+            Cron._commit_progress(remaining=self._pending_customers(batch_ids))
+        conflicts = Counter()
+        time_left = True
+        while time_left:
+            claimed = None
+            try:
+                claimed = self._claim_batch(batch_ids)
+                if claimed is None:
+                    break
+                stats = self._work_claimed_batch(claimed)
+            except TransactionRollbackError:
+                # Another transaction changed these installments (or this batch) after
+                # this one's snapshot (a worker that just committed them, a payment being
+                # reconciled): between committed batches, retrying on a fresh snapshot
+                # skips whatever it already did. In one transaction the caller (e.g. the
+                # HTTP layer) retries the whole run.
+                conflicts[claimed and claimed[0]] += 1
+                if not autocommit or conflicts[claimed and claimed[0]] >= MAX_BATCH_ATTEMPTS:
+                    raise
+                _logger.info(
+                    "Dunning batch conflict, retrying (%s/%s)",
+                    conflicts[claimed and claimed[0]],
+                    MAX_BATCH_ATTEMPTS,
+                )
+                self.env.cr.rollback()
+                continue
+            self._add_to_summary(summary, stats)
+            if autocommit:
+                time_left = Cron._commit_progress(stats["customers"])
             # The ORM cache only holds the current batch: memory is bounded by the
             # batch size, not by the number of invoices.
             self.env.invalidate_all()
-            if autocommit and not time_left:
-                break
-        _logger.info("Dunning run of %s: %s", as_of, summary)
+        if autocommit:
+            # Out of time: the cron is called again for what is left. Nothing left to
+            # claim: the last batches are in other workers' hands.
+            Cron._commit_progress(remaining=0 if time_left else self._pending_customers(batch_ids))
+        _logger.info("Dunning run of %s: %s", summary["date"], summary)
         return summary
 
     @api.model
-    def _trigger_helper(self):
-        """Start the helper scheduled action now, for a second cron worker to share a
-        large run (``dunning_ruler.parallel_workers``, 2 by default; 1: none).
+    def _pending_customers(self, batch_ids=None):
+        self.env.flush_all()
+        self.env.cr.execute(
+            SQL(
+                "SELECT COALESCE(SUM(partner_count), 0) FROM dunning_run_batch WHERE state = 'pending' %s",
+                SQL("AND id = ANY(%s)", list(batch_ids)) if batch_ids is not None else SQL(),
+            )
+        )
+        return self.env.cr.fetchone()[0]
 
-        The customers are shared through their advisory locks, so the helper can never
-        dunn anyone twice; with Odoo's multi-process server (``--workers``) the two
-        runs use two processors."""
+    @api.model
+    def _trigger_helper(self, needed=None):
+        """Start helper scheduled actions now, so that more cron workers share a large
+        run: ``dunning_ruler.parallel_workers`` workers in all (2 by default; 1: none),
+        so that many minus one helpers, at most ``needed`` (the batches left for them).
+
+        The first helper is the data record ``ir_cron_dunning_run_helper``; the others
+        are copies of it, made on first need. A scheduled action is run by one cron
+        worker at a time, any Odoo server's (``max_cron_threads`` per server): with
+        Odoo's multi-process server (``--workers``) each uses a processor. They claim
+        the run's batches (``_claim_batch``), so no customer is dunned twice."""
         workers = self.env["ir.config_parameter"].sudo().get_param("dunning_ruler.parallel_workers", "2")
         helper = self.env.ref("dunning_ruler.ir_cron_dunning_run_helper", raise_if_not_found=False)
-        if helper and helper.active and workers.strip().isdigit() and int(workers) > 1:
-            helper.sudo()._trigger()
+        if not helper or not helper.active or not workers.strip().isdigit():
+            return self.env["ir.cron"]
+        count = int(workers) - 1
+        if needed is not None:
+            count = min(count, needed)
+        if count < 1:
+            return self.env["ir.cron"]
+        Cron = self.env["ir.cron"].sudo().with_context(active_test=False)
+        others = Cron.search([("code", "=", helper.code), ("id", "!=", helper.id)], order="id")
+        for number in range(len(others) + 2, count + 1):
+            # the main scheduled action is worker 1, the first helper worker 2
+            others |= helper.sudo().copy({"name": f"{helper.name} #{number + 1}", "active": True})
+        helpers = (helper.sudo() | others.filtered("active"))[:count]
+        for cron in helpers:
+            cron._trigger()
+        return helpers
 
     @api.model
     def _run_batch(self, partner_ids, as_of, company_ids):

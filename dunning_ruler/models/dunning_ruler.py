@@ -1,5 +1,3 @@
-from datetime import timedelta
-
 from odoo import api, fields, models
 from odoo.exceptions import ValidationError
 
@@ -78,25 +76,12 @@ class DunningRuler(models.Model):
 
     @api.model
     def _cron_run_dunning_helper(self):
-        """Second worker of a large run (triggered by the run itself): shares the
-        customers of today's run while the main scheduled action is in progress."""
-        main = self.env.ref("dunning_ruler.ir_cron_dunning_run", raise_if_not_found=False)
-        if not main:
-            return None
-        running = (
-            self.env["ir.cron.progress"]
-            .sudo()
-            .search_count(
-                [
-                    ("cron_id", "=", main.id),
-                    ("remaining", ">", 0),
-                    # the clock create_date is written with (not Python's, frozen in tests)
-                    ("create_date", ">=", self.env.cr.now() - timedelta(days=1)),
-                ],
-                limit=1,
-            )
-        )
-        if not running:
+        """Another worker of a large run (started by the run itself): claims batches of
+        the scheduled runs under way (``dunning.run.batch``), as many as there are
+        helper scheduled actions (``dunning_ruler.parallel_workers``), on any Odoo
+        server sharing the database. Nothing under way: does nothing."""
+        pending = self.env["dunning.run.batch"].sudo().search_count([("state", "=", "pending")], limit=1)
+        if not pending:
             return None
         return self.sudo().with_context(dunning_helper=True).run_dunning()
 

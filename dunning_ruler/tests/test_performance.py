@@ -246,12 +246,14 @@ class TestDunningPerformance(DunningCommon):
 
 @tagged("post_install", "-at_install")
 class TestDunningHelperWorker(DunningCommon):
-    """A large scheduled run starts a second worker, which only ever helps a run in
-    progress and takes the customers from the other end."""
+    """A large scheduled run publishes its customers as batches and starts helper
+    workers, which only ever claim the batches of a run under way. (Several workers
+    at once, with real commits: tests/test_scale_out.py.)"""
 
     def _helper_triggers(self):
         helper = self.env.ref("dunning_ruler.ir_cron_dunning_run_helper")
-        return self.env["ir.cron.trigger"].search([("cron_id", "=", helper.id)])
+        helpers = self.env["ir.cron"].with_context(active_test=False).search([("code", "=", helper.code)])
+        return self.env["ir.cron.trigger"].search([("cron_id", "in", helpers.ids)])
 
     def test_trigger_follows_the_setting(self):
         before = self._helper_triggers()
@@ -262,35 +264,88 @@ class TestDunningHelperWorker(DunningCommon):
         self.env["dunning.engine"]._trigger_helper()
         self.assertFalse(self._helper_triggers() - before, "one worker: no helper")
 
+    def test_more_workers_more_helper_actions(self):
+        """N workers: the scheduled action and N - 1 helper scheduled actions, each run
+        by its own cron worker (a scheduled action runs on one worker at a time)."""
+        Engine = self.env["dunning.engine"]
+        self.env["ir.config_parameter"].set_param("dunning_ruler.parallel_workers", "4")
+        before = self._helper_triggers()
+        helpers = Engine._trigger_helper()
+        self.assertEqual(len(helpers), 3)
+        self.assertEqual(helpers[0], self.env.ref("dunning_ruler.ir_cron_dunning_run_helper"))
+        self.assertEqual(set(helpers.mapped("code")), {"model._cron_run_dunning_helper()"})
+        self.assertEqual((self._helper_triggers() - before).cron_id, helpers)
+        # the copies are reused, and no more helpers start than there are batches for them
+        self.assertEqual(Engine._trigger_helper(), helpers)
+        self.assertEqual(Engine._trigger_helper(needed=2), helpers[:2])
+
     def test_helper_only_helps_a_run_in_progress(self):
-        self._invoice(self.customer, 300.0)
+        customers = [self._create_customer(f"Helper {i}") for i in range(3)]
+        for customer in customers:
+            self._invoice(customer, 300.0)
         Ruler = self.env["dunning.ruler"]
+        Engine = self.env["dunning.engine"]
+        day = self.DUE + timedelta(days=3)
         # The scheduled actions run for today: a fixed one.
-        with freeze_time(self.DUE + timedelta(days=3)):
+        with freeze_time(day):
             self.assertIsNone(Ruler._cron_run_dunning_helper())
             self.assertFalse(self._events(), "no run in progress: the helper does nothing")
-            main = self.env.ref("dunning_ruler.ir_cron_dunning_run")
-            self.env["ir.cron.progress"].create({"cron_id": main.id, "remaining": 10})
+            # What the scheduled action does first: publish the run's batches.
+            batches = Engine._publish_run(day, self.env["res.company"].search([]).ids, batch_size=1)
+            mine = batches.filtered(lambda b: b.partner_ids[0] in [c.id for c in customers])
+            self.assertEqual(len(mine), 3, "one batch per customer")
+            self.assertEqual(set(batches.mapped("state")), {"pending"})
             summary = Ruler._cron_run_dunning_helper()
-            self.assertEqual(summary["partners"], 1)
-            self.assertTrue(self._events(state="done"))
-            # What the main worker then finds: nothing left for this customer.
+            self.assertEqual(summary["partners"], len(batches))
+            self.assertEqual(set(batches.mapped("state")), {"done"})
+            self.assertTrue(all(b.worker and b.date_done for b in batches))
+            self.assertEqual(sum(b.summary["events"] for b in batches), summary["events"])
+            for customer in customers:
+                self.assertTrue(self._events(customer, state="done"))
+            # What the main worker then finds: nothing left for these customers.
+            self.assertIsNone(Ruler._cron_run_dunning_helper(), "no batch left")
             self.assertEqual(Ruler.run_dunning()["events"], 0)
 
-    def test_helper_takes_customers_from_the_other_end(self):
-        customers = [self._create_customer(f"Helper {i}") for i in range(3)]
+    def test_a_published_run_is_resumed_not_published_again(self):
+        """A scheduled action called again (after its time limit) or a second one
+        started meanwhile joins the run under way; a run of another day cancels what is
+        left of the previous one."""
+        self._invoice(self.customer, 100.0)
+        Engine = self.env["dunning.engine"]
+        day = self.DUE + timedelta(days=3)
+        companies = self.env["res.company"].search([]).ids
+        batches = Engine._publish_run(day, companies, batch_size=1)
+        self.assertTrue(batches)
+        self.assertEqual(len(set(batches.mapped("run_key"))), 1)
+        self.assertEqual(Engine._publish_run(day, list(reversed(companies)), batch_size=1), batches)
+        next_day = Engine._publish_run(day + timedelta(days=1), companies, batch_size=1)
+        self.assertFalse(next_day & batches)
+        self.assertEqual(set(batches.mapped("state")), {"cancelled"})
+
+    def test_claims_follow_the_batches(self):
+        """Batches are claimed in order, each dunned and marked done once; a worker
+        given the batches of its run claims only those."""
+        customers = [self._create_customer(f"Claim {i}") for i in range(3)]
         for customer in customers:
             self._invoice(customer, 100.0)
         day = self.DUE + timedelta(days=3)
+        Engine = self.env["dunning.engine"]
+        batches = Engine._publish_run(day, self.env.companies.ids, [c.id for c in customers], batch_size=1)
         seen = []
-        Engine = type(self.env["dunning.engine"])
-        run_batch = Engine._run_batch
+        EngineClass = type(Engine)
+        run_batch = EngineClass._run_batch
 
         def spy(engine, partner_ids, as_of, company_ids):
             seen.append(list(partner_ids))
             return run_batch(engine, partner_ids, as_of, company_ids)
 
-        with patch.object(Engine, "_run_batch", spy):
-            self.env["dunning.engine"].with_context(dunning_helper=True)._run(as_of=day, batch_size=1)
-        ids = sorted(c.id for c in customers)
-        self.assertEqual([batch[0] for batch in seen if batch[0] in ids], ids[::-1])
+        with patch.object(EngineClass, "_run_batch", spy):
+            summary = Engine._new_summary(day)
+            Engine._work_batches(summary, batches[:2].ids)
+            self.assertEqual(seen, [[customers[0].id], [customers[1].id]])
+            self.assertEqual(batches.mapped("state"), ["done", "done", "pending"])
+            self.assertEqual(summary["partners"], 2)
+            Engine._work_batches(summary, batches.ids)
+        self.assertEqual(seen[2:], [[customers[2].id]], "each batch once")
+        self.assertEqual(summary["partners"], 3)
+        self.assertIsNone(Engine._claim_batch(batches.ids))

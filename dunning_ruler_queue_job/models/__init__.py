@@ -1,0 +1,2 @@
+from . import dunning_engine
+from . import dunning_run_batch
