@@ -375,13 +375,16 @@ def _check(registry, out):
             """
             SELECT count(*) FILTER (WHERE e.state = 'done'),
                    count(*) FILTER (WHERE e.state = 'done' AND mm.id IS NULL),
-                   count(*) FILTER (WHERE e.state = 'failed')
+                   count(*) FILTER (WHERE e.state = 'failed'),
+                   count(DISTINCT e.mail_message_id)
               FROM dunning_event e
          LEFT JOIN mail_mail mm ON mm.mail_message_id = e.mail_message_id AND mm.state = 'outgoing'
              WHERE e.channel = 'email'
             """
         )
-        out["emails_done"], out["emails_without_mail"], out["emails_failed"] = cr.fetchone()
+        (out["emails_done"], out["emails_without_mail"], out["emails_failed"], out["email_messages"]) = (
+            cr.fetchone()
+        )
         cr.execute("SELECT count(*) FROM dunning_event")
         out["events_total"] = cr.fetchone()[0]
     out["rerun_events"] = _run_once(registry, "cron")["events"]
@@ -852,7 +855,8 @@ def report(size, out):
     if "duplicates" in out:
         print(
             f"checks: {out['duplicates']} duplicate (installment, level, channel), "
-            f"{out['emails_done']} emails queued ({out['emails_without_mail']} without a queued mail, "
+            f"{out['emails_done']} email events done ({out['email_messages']} messages; "
+            f"{out['emails_without_mail']} without a queued mail, "
             f"{out['emails_failed']} failed: no address), "
             f"rerun created {out['rerun_events']} events"
         )
