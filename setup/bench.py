@@ -366,6 +366,7 @@ def _check(registry, out):
                 SELECT r.line_id, e.level_id, e.channel
                   FROM dunning_event e
                   JOIN dunning_event_account_move_line_rel r ON r.event_id = e.id
+                 WHERE e.level_id IS NOT NULL  -- not the records of missed levels (issue 16)
               GROUP BY 1, 2, 3 HAVING count(*) > 1) dup
             """
         )
@@ -374,13 +375,16 @@ def _check(registry, out):
             """
             SELECT count(*) FILTER (WHERE e.state = 'done'),
                    count(*) FILTER (WHERE e.state = 'done' AND mm.id IS NULL),
-                   count(*) FILTER (WHERE e.state = 'failed')
+                   count(*) FILTER (WHERE e.state = 'failed'),
+                   count(DISTINCT e.mail_message_id)
               FROM dunning_event e
          LEFT JOIN mail_mail mm ON mm.mail_message_id = e.mail_message_id AND mm.state = 'outgoing'
              WHERE e.channel = 'email'
             """
         )
-        out["emails_done"], out["emails_without_mail"], out["emails_failed"] = cr.fetchone()
+        (out["emails_done"], out["emails_without_mail"], out["emails_failed"], out["email_messages"]) = (
+            cr.fetchone()
+        )
         cr.execute("SELECT count(*) FROM dunning_event")
         out["events_total"] = cr.fetchone()[0]
     out["rerun_events"] = _run_once(registry, "cron")["events"]
@@ -727,8 +731,65 @@ def section_outbox(registry, args, out):
         sim.stop()
 
 
+# ---------------------------------------------------------------------- steady state
+STEADY_DAYS = 30
+
+
+def section_steady(registry, args, out):
+    """The daily runs after the first one: the next 30 days over the same open
+    invoices (no payment, no new invoice), each dated one day later, run the way the
+    scheduled action runs them (commit per batch). Per day: wall time, events and
+    messages (distinct emails sent)."""
+    days = []
+    for offset in range(1, STEADY_DAYS + 1):
+        day = AS_OF + timedelta(days=offset)
+        t0 = time.perf_counter()
+        with registry.cursor() as cr:
+            env = _env(cr)
+            cron_env, _progress = _cron_env(env, float("inf"))
+            summary = cron_env["dunning.ruler"].run_dunning(as_of=day)
+            cr.commit()
+        seconds = time.perf_counter() - t0
+        with registry.cursor() as cr:
+            cr.execute(
+                "SELECT count(DISTINCT mail_message_id) FROM dunning_event"
+                " WHERE date = %s AND channel = 'email'",
+                (day,),
+            )
+            messages = cr.fetchone()[0]
+        days.append({"date": str(day), "s": seconds, "events": summary["events"], "messages": messages})
+        _logger.info(
+            "steady state %s: %.2f s, %s events, %s messages", day, seconds, summary["events"], messages
+        )
+    out["steady"] = days
+
+
+def _report_steady(out):
+    days = out["steady"]
+    times = sorted(d["s"] for d in days)
+    median = (
+        times[len(times) // 2]
+        if len(times) % 2
+        else sum(times[len(times) // 2 - 1 : len(times) // 2 + 1]) / 2
+    )
+    worst = max(days, key=lambda d: d["s"])
+    print(
+        f"steady state: {len(days)} daily runs after the first: median {median:.2f} s, "
+        f"worst {worst['s']:.2f} s ({worst['date']}, {worst['events']} events, "
+        f"{worst['messages']} messages); "
+        f"target under {TARGET_STEADY_S} s per day: {'met' if worst['s'] < TARGET_STEADY_S else 'NOT met'}"
+    )
+    print(
+        "     per day: events "
+        + "/".join(str(d["events"]) for d in days)
+        + "; messages "
+        + "/".join(str(d["messages"]) for d in days)
+    )
+
+
 SECTIONS = {
     "selection": section_selection,
+    "steady": section_steady,
     "run": section_run,
     "concurrent": section_concurrent,
     "resume": section_resume,
@@ -742,6 +803,8 @@ SECTIONS = {
 # 100k invoices dunned in under 60 s.
 TARGET_PLAN_RATIO = 5
 TARGET_100K_S = 60
+# Issue 16: each daily run after the first in under 5 s.
+TARGET_STEADY_S = 5
 
 
 def _report_targets(size, out):
@@ -811,11 +874,14 @@ def report(size, out):
             f"resume: cut after {out['first_partners']} customers ({out['events_after_cut']} events), "
             f"resumed with {out['resumed_partners']} more"
         )
+    if "steady" in out:
+        _report_steady(out)
     _report_targets(size, out)
     if "duplicates" in out:
         print(
             f"checks: {out['duplicates']} duplicate (installment, level, channel), "
-            f"{out['emails_done']} emails queued ({out['emails_without_mail']} without a queued mail, "
+            f"{out['emails_done']} email events done ({out['email_messages']} messages; "
+            f"{out['emails_without_mail']} without a queued mail, "
             f"{out['emails_failed']} failed: no address), "
             f"rerun created {out['rerun_events']} events"
         )

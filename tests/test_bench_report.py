@@ -72,3 +72,17 @@ def test_targets_line(capsys):
     # Below 100k only the planning ratio is judged.
     bench._report_targets(1_000, {"preview_s": 0.06, "bare_sql_s": 0.01, "run_s": 3.3})
     assert capsys.readouterr().out == "targets: plan within 5x bare SQL: NOT met (6.0x)\n"
+
+
+def test_steady_state_reports_median_and_worst_day(capsys):
+    days = [
+        {"date": f"2026-06-{16 + i}", "s": s, "events": 10 * i, "messages": i}
+        for i, s in enumerate([1.0, 4.0, 2.0, 6.0])
+    ]
+    bench._report_steady({"steady": days})
+    printed = capsys.readouterr().out
+    assert (
+        "4 daily runs after the first: median 3.00 s, worst 6.00 s (2026-06-19, 30 events, 3 messages)"
+        in printed
+    )
+    assert "target under 5 s per day: NOT met" in printed

@@ -19,10 +19,23 @@ The channel contract (how a level communicates or acts):
   order: written messages first (email, then phone messages), then activities,
   letters, and the level's action last (a letter announces what the action does);
   an addon extends it with ``super()`` and a flag field on the level;
-* ``_execute`` creates one event per channel and calls
-  ``dunning.event._dunning_send_<channel>()`` once per batch with every event of that
-  channel; the sender sets each event's state (done, failed, pending), message and
-  failure reason itself. A channel without a sender fails its events with a reason.
+* ``_execute`` creates one event per level executed and channel and calls
+  ``dunning.event._dunning_send_<channel>()`` once per batch with the events of that
+  channel that send; the sender sets each event's state (done, failed, pending), message
+  and failure reason itself. A channel without a sender fails its events with a reason;
+* one message per customer, company, run and channel: on a message channel
+  (``dunning.event._dunning_message_channels()``: email, letter; sms, whatsapp...),
+  only the highest level executed for the customer that uses the channel sends, and
+  its message lists every open invoice of the customer; the events of the lower levels
+  on that channel are recorded done, ``merged_into_id`` the event that sent, and share
+  its ``mail_message_id`` and its failure (``_follow_senders``). Activities and actions
+  are not messages: every level executed applies its own. A lower level's channel the
+  highest level does not use still sends, once per customer;
+* the levels an installment missed (a first run's catch-up: a higher level was due at
+  the same time) send nothing: one event per customer and run records them, state
+  ``skipped``, channel ``none``, ``skipped_level_ids`` the levels and ``line_ids`` the
+  installments (the reason names each level's invoices). A level whose conditions fail
+  keeps its own skipped event with the reason.
 
 So adding a channel is, in its addon: the selection value and the sender on
 ``dunning.event`` (``models/dunning_event.py``) and the level's flag with its place in
@@ -46,6 +59,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from markupsafe import Markup
 from psycopg2.extensions import TransactionRollbackError
 
 from odoo import api, fields, models
@@ -429,9 +443,10 @@ class DunningEngine(models.AbstractModel):
         """Turn the due levels of some customers' installments into plan steps
         (``partner_ids`` None: every customer).
 
-        Per installment only the highest due level communicates; lower due levels
+        Per installment only the highest due level is executed; lower due levels
         (missed runs) are recorded as skipped. Steps are grouped per customer and
-        level, so one message lists every invoice concerned.
+        level; ``_execute`` then sends one message per customer and channel, of the
+        highest level executed (``_message_senders``).
         """
         lines = self._fetch_due_lines(as_of, company_ids, partner_ids)
         if not lines:
@@ -843,7 +858,14 @@ class DunningEngine(models.AbstractModel):
 
     @api.model
     def _execute(self, steps, as_of, origin="run"):
-        """Record the events of ``steps``, mark the installments, dispatch the channels."""
+        """Record the events of ``steps``, mark the installments, dispatch the channels.
+
+        One message per customer, company and channel: of the levels executed for a
+        customer, the highest one using a message channel sends on it; the events of
+        the lower levels on that channel are recorded done, ``merged_into_id`` the
+        event that sent. Activities and actions apply level by level. The levels
+        caught up on (skipped without a reason of their own) are recorded in one
+        event per customer and company (``skipped_level_ids``)."""
         Event = self.env["dunning.event"].sudo()
         if not steps:
             return Event
@@ -851,52 +873,71 @@ class DunningEngine(models.AbstractModel):
         lines = self.env["account.move.line"].sudo().browse({lid for s in steps for lid in s.line_ids})
         lines.fetch(["currency_id", "amount_residual", "amount_residual_currency", "company_currency_id"])
         line_by_id = {line.id: line for line in lines}
-
         partner_of = {p.id: p for p in self.env["res.partner"].sudo().browse({s.partner_id for s in steps})}
-        vals_list, line_pairs, move_pairs = [], [], []
-        for step in steps:
-            level = levels.browse(step.level_id)
+        executed = [s for s in steps if not s.skipped]
+        missed = [s for s in steps if s.skipped and not s.reason]
+        channels_of, sender = self._message_senders(executed)
+
+        def values(step, channel, **vals):
             amount, currency = self._lines_amount(line_by_id[lid] for lid in step.line_ids)
-            # A skipped level sends nothing on any channel: one event records it (a first
-            # run's catch-up skips most levels of the older invoices).
-            channels = ["none"] if step.skipped else (level._get_channels() or ["none"])
-            name = Event._dunning_event_name(partner_of[step.partner_id], level, as_of)
-            for channel in channels:
-                vals_list.append(
-                    {
-                        "name": name,
-                        "date": as_of,
-                        "partner_id": step.partner_id,
-                        "company_id": step.company_id,
-                        "ruler_id": step.ruler_id,
-                        "grade_id": step.grade_id,
-                        "level_id": step.level_id,
-                        "channel": channel,
-                        "state": "skipped" if step.skipped else "done",
-                        "failure_reason": step.reason
-                        or (
-                            self.env._("Missed run: a higher level was due at the same time.")
-                            if step.skipped
-                            else False
-                        ),
-                        "amount_due": amount,
-                        "currency_id": currency.id,
-                        "origin": origin,
-                    }
+            return {
+                "name": Event._dunning_event_name(
+                    partner_of[step.partner_id], levels.browse(step.level_id), as_of
+                ),
+                "date": as_of,
+                "partner_id": step.partner_id,
+                "company_id": step.company_id,
+                "ruler_id": step.ruler_id,
+                "grade_id": step.grade_id,
+                "level_id": step.level_id,
+                "channel": channel,
+                "state": "skipped" if step.skipped else "done",
+                "failure_reason": step.reason or False,
+                "amount_due": amount,
+                "currency_id": currency.id,
+                "origin": origin,
+                **vals,
+            }
+
+        # rows: [(vals, line ids, move ids)]; merged rows also name their sender's key
+        rows, merged_rows, sender_index = [], [], {}
+        for step in steps:
+            if step.skipped:
+                if step.reason:  # a level whose conditions failed: its own record
+                    rows.append((values(step, "none"), step.line_ids, step.move_ids))
+                continue
+            for channel in channels_of[step.level_id]:
+                key = (step.partner_id, step.company_id, channel)
+                top = sender.get(key)
+                if top is None or top is step:
+                    if top is step:
+                        sender_index[key] = len(rows)
+                    rows.append((values(step, channel), step.line_ids, step.move_ids))
+                    continue
+                message = Markup("<p>%s</p>") % self.env._(
+                    "Included in the “%(level)s” reminder.", level=levels.browse(top.level_id).name
                 )
-                move_pairs.append(step.move_ids)
-                line_pairs.append(step.line_ids)
+                merged_rows.append(
+                    (values(step, channel, message=message), step.line_ids, step.move_ids, key)
+                )
+        skipped_level_pairs = self._missed_rows(missed, rows, values)
         # Thousands of events per batch: one INSERT, not create() (see tools/bulk.py).
-        events = bulk_insert(Event, vals_list)
+        events = bulk_insert(Event, [row[0] for row in rows])
+        for vals, *_rest, key in merged_rows:
+            vals["merged_into_id"] = events.ids[sender_index[key]]
+        merged = bulk_insert(Event, [row[0] for row in merged_rows])
+        all_rows = rows + [row[:3] for row in merged_rows]
+        all_ids = events.ids + merged.ids
         bulk_link(
-            Event, "invoice_ids", [(e, m) for e, ms in zip(events.ids, move_pairs, strict=True) for m in ms]
+            Event, "invoice_ids", [(e, m) for e, row in zip(all_ids, all_rows, strict=True) for m in row[2]]
         )
         bulk_link(
-            Event, "line_ids", [(e, ln) for e, ls in zip(events.ids, line_pairs, strict=True) for ln in ls]
+            Event, "line_ids", [(e, ln) for e, row in zip(all_ids, all_rows, strict=True) for ln in row[1]]
         )
+        bulk_link(Event, "skipped_level_ids", [(events.ids[i], lvl) for i, lvl in skipped_level_pairs])
         self._mark_reached(steps, as_of)
         # Before any channel renders: fees booked here are shown in the reminders.
-        self._book_fees(events, steps, as_of)
+        self._book_fees(events | merged, steps, as_of)
         # Dispatch per channel, in batches: each channel sets state/message/failure itself.
         to_send = events.filtered(lambda e: e.state == "done" and e.channel != "none")
         for channel in dict.fromkeys(to_send.mapped("channel")):
@@ -911,7 +952,101 @@ class DunningEngine(models.AbstractModel):
                 )
                 continue
             dispatch()
-        return events
+        self._follow_senders(merged)
+        return events | merged
+
+    @api.model
+    def _message_senders(self, executed):
+        """({level id: its channels}, {(customer, company, channel): the step sending
+        the message}) of the executed steps of a run: per customer, company and message
+        channel (``dunning.event._dunning_message_channels``), the highest level using
+        it sends one message, which includes the lower ones'."""
+        levels = self.env["dunning.level"].sudo().browse({s.level_id for s in executed})
+        message_channels = self.env["dunning.event"]._dunning_message_channels()
+        channels_of = {level.id: level._get_channels() or ["none"] for level in levels}
+        sender = {}
+        for step in executed:
+            for channel in channels_of[step.level_id]:
+                key = (step.partner_id, step.company_id, channel)
+                if channel in message_channels and (
+                    key not in sender or step.offset_days > sender[key].offset_days
+                ):
+                    sender[key] = step
+        return channels_of, sender
+
+    @api.model
+    def _missed_rows(self, missed, rows, values):
+        """Append to ``rows`` one event per customer and company recording the levels
+        ``missed`` (caught up on: a higher level was due at the same time, nothing
+        sent), with their installments; return [(row index, level id)]."""
+        if not missed:
+            return []
+        by_key = defaultdict(list)
+        for step in missed:
+            by_key[step.partner_id, step.company_id].append(step)
+        names = {
+            move.id: move.name
+            for move in self.env["account.move"].sudo().browse({m for s in missed for m in s.move_ids})
+        }
+        level_names = {
+            level.id: level.name
+            for level in self.env["dunning.level"].sudo().browse({s.level_id for s in missed})
+        }
+        pairs = []
+        for group in by_key.values():
+            line_ids = list(dict.fromkeys(lid for s in group for lid in s.line_ids))
+            move_ids = list(dict.fromkeys(mid for s in group for mid in s.move_ids))
+            detail = "; ".join(
+                f"{level_names[s.level_id]} ({', '.join(names[m] or str(m) for m in s.move_ids)})"
+                for s in group
+            )
+            summary = PlanStep(
+                group[0].partner_id,
+                group[0].company_id,
+                group[0].grade_id,
+                group[0].ruler_id,
+                False,
+                group[0].offset_days,
+                True,
+                line_ids,
+                move_ids,
+            )
+            vals = values(
+                summary,
+                "none",
+                failure_reason=self.env._(
+                    "Missed run: a higher level was due at the same time, not sent: %s.", detail
+                ),
+            )
+            vals["name"] = self.env["dunning.event"]._dunning_event_name(
+                self.env["res.partner"].browse(summary.partner_id), self.env["dunning.level"], vals["date"]
+            )
+            pairs += [(len(rows), level_id) for level_id in dict.fromkeys(s.level_id for s in group)]
+            rows.append((vals, line_ids, move_ids))
+        return pairs
+
+    @api.model
+    def _follow_senders(self, merged):
+        """The events included in another level's message share its outcome: its
+        message (``mail_message_id``), and its failure or skip with the reason."""
+        if not merged:
+            return
+        merged.flush_model()
+        self.env.cr.execute(
+            SQL(
+                """
+                UPDATE dunning_event e
+                   SET mail_message_id = s.mail_message_id,
+                       state = CASE WHEN s.state IN ('failed', 'skipped') THEN s.state ELSE e.state END,
+                       failure_reason = CASE WHEN s.state IN ('failed', 'skipped')
+                                             THEN s.failure_reason ELSE e.failure_reason END
+                  FROM dunning_event s
+                 WHERE s.id = e.merged_into_id AND e.id = ANY(%s)
+                """,
+                merged.ids,
+            )
+        )
+        merged.invalidate_recordset(["mail_message_id", "state", "failure_reason"])
 
     @api.model
     def _mark_reached(self, steps, as_of):

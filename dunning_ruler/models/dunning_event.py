@@ -25,6 +25,15 @@ class DunningEvent(models.Model):
 
     Events are the audit trail and the source of truth for idempotency: an event is
     written in the same transaction as the message it queues.
+
+    One message per customer, company, run and channel: of the levels a run executes
+    for a customer, the highest one using a message channel
+    (``_dunning_message_channels``) sends it, listing every open invoice of the
+    customer; the event of each lower level on that channel is still recorded, done,
+    with ``merged_into_id`` pointing at the event that sent (and its
+    ``mail_message_id``). Activities and actions are not messages: each level has
+    its own. The levels a first run catches up on (missed, nothing sent) are recorded
+    in one event per customer and run, ``skipped_level_ids`` listing them.
     """
 
     _name = "dunning.event"
@@ -70,6 +79,30 @@ class DunningEvent(models.Model):
     message = fields.Html(sanitize_style=True, help="What was sent, or why nothing was.")
     failure_reason = fields.Text()
     mail_message_id = fields.Many2one("mail.message", index="btree_not_null", ondelete="set null")
+    merged_into_id = fields.Many2one(
+        "dunning.event",
+        string="Included In",
+        index="btree_not_null",
+        ondelete="set null",
+        readonly=True,
+        help="The reminder of a higher level, sent the same day, whose message lists this level's invoices.",
+    )
+    merged_ids = fields.One2many("dunning.event", "merged_into_id", string="Included Levels", readonly=True)
+    skipped_level_ids = fields.Many2many(
+        "dunning.level",
+        "dunning_event_skipped_level_rel",
+        "event_id",
+        "level_id",
+        string="Missed Levels",
+        readonly=True,
+        help="Levels a run caught up on (a higher one was due at the same time): recorded, never sent.",
+    )
+    notice_line_ids = fields.Many2many(
+        "account.move.line",
+        compute="_compute_notice_line_ids",
+        string="Listed Installments",
+        help="Every open installment of the customer in the company: what its reminder lists.",
+    )
     activity_id = fields.Many2one("mail.activity", ondelete="set null")
     origin = fields.Selection([("run", "Scheduled run"), ("manual", "Manual")], default="run", required=True)
     user_id = fields.Many2one("res.users", default=lambda self: self.env.user, string="Done By")
@@ -100,6 +133,40 @@ class DunningEvent(models.Model):
     @api.model
     def _dunning_event_name(self, partner, level, day):
         return " / ".join(filter(None, [partner.display_name, level.name, str(day or "")]))
+
+    @api.model
+    def _dunning_message_channels(self):
+        """Channels that send the customer a message: one per customer, company, run
+        and channel, by the highest level executed that uses it (addons add theirs)."""
+        return {"email", "letter"}
+
+    @api.depends("partner_id", "company_id", "line_ids")
+    def _compute_notice_line_ids(self):
+        """Every dunnable open installment of the event's customer in its company,
+        whatever its due date, and the event's own ones still open: one query for the
+        events being rendered together."""
+        events = self.filtered(lambda e: e.partner_id and e.company_id)
+        by_key = defaultdict(list)
+        if events:
+            engine = self.env["dunning.engine"]
+            engine._flush_dunnable()
+            # The run checked the hold and the grade when it executed the level.
+            self.env.cr.execute(
+                engine._dunnable_lines_sql(
+                    SQL("aml.id, aml.company_id, m.commercial_partner_id"),
+                    company_ids=events.company_id.ids,
+                    partner_ids=events.partner_id.ids,
+                    include_held=True,
+                    include_undunned=True,
+                )
+            )
+            for line_id, company_id, partner_id in self.env.cr.fetchall():
+                by_key[partner_id, company_id].append(line_id)
+        Line = self.env["account.move.line"]
+        for event in self:
+            own = [line.id for line in event.line_ids if not line.reconciled]
+            ids = dict.fromkeys(by_key.get((event.partner_id.id, event.company_id.id), []) + own)
+            event.notice_line_ids = Line.browse(ids)
 
     @api.depends("invoice_ids")
     def _compute_invoice_count(self):
@@ -178,13 +245,77 @@ class DunningEvent(models.Model):
             for currency, amount in self._get_totals_by_currency()
         )
 
+    def _get_notice_lines(self):
+        """The installments a reminder lists: every open one of the customer in the
+        company (``notice_line_ids``), by due date."""
+        self.ensure_one()
+        return self.notice_line_ids.sorted(
+            lambda line: (line.date_maturity or self.date, line.move_id.name or "", line.id)
+        )
+
+    def _get_notice_rows(self):
+        """[{line, days, status, stage}] of the reminder's table: days overdue (negative:
+        days left) on the event date, as text, and the level each installment reached."""
+        self.ensure_one()
+        rows = []
+        for line in self._get_notice_lines():
+            days = (self.date - line.date_maturity).days if line.date_maturity and self.date else 0
+            if days > 0:
+                status = self.env._("%s day(s) overdue", days)
+            elif days == 0:
+                status = self.env._("due today")
+            else:
+                status = self.env._("due in %s day(s)", -days)
+            rows.append(
+                {"line": line, "days": days, "status": status, "stage": line.dunning_level_id.name or ""}
+            )
+        return rows
+
+    def _get_notice_totals(self):
+        """[(currency, total overdue, total owed)] of the installments the reminder lists."""
+        self.ensure_one()
+        overdue, owed = defaultdict(float), defaultdict(float)
+        for line in self.notice_line_ids:
+            owed[line.currency_id] += line.amount_residual_currency
+            if line.date_maturity and self.date and line.date_maturity < self.date:
+                overdue[line.currency_id] += line.amount_residual_currency
+        return [
+            (currency, overdue[currency], owed[currency]) for currency in sorted(owed, key=lambda c: c.name)
+        ]
+
+    def _get_notice_owed_display(self):
+        """The customer's total owed (every installment the reminder lists) as text."""
+        self.ensure_one()
+        return " + ".join(
+            formatLang(self.env, owed, currency_obj=currency)
+            for currency, _overdue, owed in self._get_notice_totals()
+        )
+
     def _get_portal_url(self):
         """Absolute link to the customer's invoices on the portal, where they can pay."""
         self.ensure_one()
         base = self.get_base_url()
-        if len(self.invoice_ids) == 1:
-            return base + self.invoice_ids.get_portal_url()
+        # The reminder lists every open invoice of the customer, not only this level's.
+        moves = self.notice_line_ids.move_id or self.invoice_ids
+        if len(moves) == 1:
+            return base + moves.get_portal_url()
         return base + "/my/invoices"
+
+    @api.model
+    def _dunning_set_access_tokens(self, moves):
+        """Give ``moves`` their portal access token in one statement (``get_portal_url``
+        would write each invoice through ``account.move.write`` while rendering)."""
+        if not moves:
+            return
+        moves.flush_recordset(["access_token"])
+        self.env.cr.execute(
+            SQL(
+                "UPDATE account_move SET access_token = gen_random_uuid()::text"
+                " WHERE id = ANY(%s) AND access_token IS NULL",
+                moves.ids,
+            )
+        )
+        moves.invalidate_recordset(["access_token"])
 
     def action_open_invoices(self):
         self.ensure_one()
@@ -213,7 +344,13 @@ class DunningEvent(models.Model):
         # template and language, they would be read group by group. (Their portal
         # tokens were set with their level, engine._mark_reached.)
         self.line_ids.fetch()
-        (self.invoice_ids | self.line_ids.move_id).fetch()
+        # Each reminder lists every open installment of its customer: read at once.
+        notice_lines = self.notice_line_ids
+        notice_lines.fetch(["move_id", "date_maturity", "amount_residual_currency", "currency_id"])
+        self._dunning_set_access_tokens(notice_lines.move_id)
+        # The fees each reminder shows, its own and those of the levels it includes.
+        (self | self.merged_ids).sudo().fee_ids  # noqa: B018
+        (self.invoice_ids | self.line_ids.move_id | notice_lines.move_id).fetch()
         MailBatch = self.env["dunning.mail.batch"]
         by_template = defaultdict(lambda: self.browse())
         for event in self:
@@ -248,6 +385,20 @@ class DunningEvent(models.Model):
                 level=event.level_id.name,
                 partner=post.recipient.display_name,
             )
+            # The invoices of the lower levels this reminder includes get their note too.
+            for merged in event.merged_ids:
+                invoice_logs.update(
+                    dict.fromkeys(
+                        merged.invoice_ids.ids,
+                        self.env._(
+                            "Dunning: “%(level)s” included in the “%(sent)s” reminder sent by email to "
+                            "%(partner)s.",
+                            level=merged.level_id.name,
+                            sent=event.level_id.name,
+                            partner=post.recipient.display_name,
+                        ),
+                    )
+                )
             invoice_logs.update(dict.fromkeys(event.invoice_ids.ids, log))
         self._dunning_set_sent_messages(sent)
         bulk_log(self.env["account.move"].browse(invoice_logs), invoice_logs)
@@ -354,7 +505,9 @@ class DunningEvent(models.Model):
         reading ``fee_ids`` is prefetched for every event of a batch (one query), where a
         search per event would cost one query per message."""
         self.ensure_one()
-        return self.sudo().fee_ids.sorted(lambda fee: (fee.move_id.id, fee.id))
+        # A reminder shows the fees of the lower levels it includes too.
+        events = (self | self.merged_ids).sudo()
+        return events.fee_ids.sorted(lambda fee: (fee.move_id.id, fee.id))
 
     # ------------------------------------------------------------------
     # Level action "hand over"
@@ -483,7 +636,10 @@ class DunningEvent(models.Model):
 
     def action_print_letters(self):
         """Print the letters of the selected events (one per customer and level) in one PDF."""
-        letters = self.filtered(lambda e: e.channel == "letter" and e.state == "done")
+        # A letter included in a higher level's letter (same customer and day) is not printed.
+        letters = self.filtered(
+            lambda e: e.channel == "letter" and e.state == "done" and not e.merged_into_id
+        )
         if not letters:
             raise UserError(self.env._("Select dunning events of channel “Letter” that are done."))
         letters.sudo().letter_printed_date = fields.Datetime.now()

@@ -70,7 +70,7 @@ class TestDunningEngine(DunningCommon):
             [("model", "=", "res.partner"), ("res_id", "=", self.customer.id)]
         )
         second = self._run(day)
-        self.assertEqual(first["events"], 3, "2 skipped lower levels (D-2, D0) + the overdue notice")
+        self.assertEqual(first["events"], 2, "one record of the missed levels (D-2, D0) + the overdue notice")
         self.assertEqual(second["events"], 0)
         self.assertEqual(
             self.env["mail.message"].search_count(
@@ -85,8 +85,13 @@ class TestDunningEngine(DunningCommon):
         done = self._events(state="done")
         skipped = self._events(state="skipped")
         self.assertEqual(done.level_id.mapped("name"), ["Final"])
-        self.assertEqual(sorted(skipped.level_id.mapped("offset_days")), [-2, 0, 3])
-        self.assertTrue(all(e.failure_reason for e in skipped))
+        # The missed levels: one record for the customer and run, listing them and the installments.
+        self.assertEqual(len(skipped), 1)
+        self.assertFalse(skipped.level_id)
+        self.assertEqual(sorted(skipped.skipped_level_ids.mapped("offset_days")), [-2, 0, 3])
+        self.assertEqual(skipped.invoice_ids, invoice)
+        for name in ("Before due", "Due today", "Overdue", invoice.name):
+            self.assertIn(name, skipped.failure_reason)
         self.assertEqual(invoice.dunning_level_id.name, "Final")
         # Emails: only one message was posted for the customer.
         mails = self.env["mail.message"].search(
@@ -102,7 +107,9 @@ class TestDunningEngine(DunningCommon):
         inv1 = self._invoice(self.customer, 1234.56)
         inv2 = self._invoice(self.customer, 100.0)
         self._pay(inv2, 40.0, payment_date=self.DUE)
-        self._invoice(self.customer, 999.0, due=self.DUE + timedelta(days=20))  # not due yet: not listed
+        # Not due yet: no level, but listed with the days left (one reminder lists every
+        # open invoice of the customer); in the total owed, not in the total overdue.
+        inv3 = self._invoice(self.customer, 999.0, due=self.DUE + timedelta(days=20))
         self._run(self.DUE + timedelta(days=3))
         event = self._events(state="done", channel="email")
         self.assertEqual(len(event), 1)
@@ -112,8 +119,10 @@ class TestDunningEngine(DunningCommon):
         self.assertTrue(message)
         self.assertEqual(message.partner_ids, self.customer)
         body = str(event.message)
-        for text in (inv1.name, inv2.name, "1,234.56", "60.00", "1,294.56"):
+        for text in (inv1.name, inv2.name, inv3.name, "1,234.56", "60.00", "1,294.56", "2,293.56"):
             self.assertIn(text, body)
+        self.assertIn("3 day(s) overdue", body)
+        self.assertIn("due in 17 day(s)", body)
         self.assertIn("/my/invoices", body)
         self.assertIn("access_token", body)
         # The mail is queued, not sent during the run.

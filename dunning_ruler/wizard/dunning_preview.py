@@ -1,3 +1,5 @@
+from collections import defaultdict
+
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
@@ -48,12 +50,31 @@ class DunningPreview(models.TransientModel):
         lines = self.env["account.move.line"].sudo().browse({lid for s in executed for lid in s.line_ids})
         lines.fetch(["currency_id", "amount_residual", "amount_residual_currency", "company_currency_id"])
         labels = dict(_channel_selection(self))
+        # As a run: one message per customer, company and message channel, of the
+        # highest level using it, including the lower levels' invoices; activities
+        # and actions level by level.
+        channels_of, sender = engine._message_senders(executed)
+        included = defaultdict(list)  # sender key: the steps its message includes
+        for step in executed:
+            for channel in channels_of[step.level_id]:
+                if (step.partner_id, step.company_id, channel) in sender:
+                    included[step.partner_id, step.company_id, channel].append(step)
+        top = {}  # (customer, company): the highest level executed, for the dashboard's card
+        for step in executed:
+            key = (step.partner_id, step.company_id)
+            if key not in top or step.offset_days > top[key].offset_days:
+                top[key] = step
         vals_list = []
         for step in executed:
-            level = levels.browse(step.level_id)
-            amount, currency = engine._lines_amount(lines.browse(step.line_ids))
-            channels = level._get_channels() or ["none"]
+            channels = channels_of[step.level_id]
             for channel in channels:
+                key = (step.partner_id, step.company_id, channel)
+                if key in sender and sender[key] is not step:
+                    continue  # included in the message of a higher level
+                group = included.get(key, [step])
+                line_ids = [lid for s in group for lid in s.line_ids]
+                move_ids = list(dict.fromkeys(m for s in group for m in s.move_ids))
+                amount, currency = engine._lines_amount(lines.browse(line_ids))
                 vals_list.append(
                     {
                         "preview_id": self.id,
@@ -63,11 +84,14 @@ class DunningPreview(models.TransientModel):
                         "ruler_id": step.ruler_id,
                         "level_id": step.level_id,
                         "channel": channel,
-                        "is_main": channel == channels[0],
+                        "is_main": step is top[step.partner_id, step.company_id] and channel == channels[0],
                         "channels": ", ".join(str(labels.get(c, c)) for c in channels),
-                        "invoice_ids": [fields.Command.set(step.move_ids)],
+                        "invoice_ids": [fields.Command.set(move_ids)],
                         "amount": amount,
                         "currency_id": currency.id,
+                        "included_levels": ", ".join(
+                            levels.browse(s.level_id).name for s in group if s is not step
+                        ),
                         "skipped_levels": ", ".join(skipped_names.get(step.partner_id, [])),
                     }
                 )
@@ -136,6 +160,6 @@ class DunningPreview(models.TransientModel):
         action = self.env["ir.actions.act_window"]._for_xml_id(
             "dunning_ruler.dunning_preview_line_dashboard_action"
         )
-        # One card per customer and level, whatever its channels.
+        # One card per customer, under its highest level, whatever its channels.
         action["domain"] = [("preview_id", "=", preview.id), ("is_main", "=", True)]
         return action

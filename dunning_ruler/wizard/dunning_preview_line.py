@@ -23,12 +23,18 @@ class DunningPreviewLine(models.TransientModel):
     channel = fields.Selection(_channel_selection, readonly=True)
     channels = fields.Char(string="All Channels", readonly=True)
     is_main = fields.Boolean(
-        readonly=True, help="First channel of its step: one line per customer and level, to count and sum."
+        readonly=True,
+        help="First channel of the customer's highest level: one line per customer, to count and sum.",
     )
     invoice_ids = fields.Many2many("account.move", string="Invoices", readonly=True)
     invoice_count = fields.Integer(compute="_compute_invoice_count")
     amount = fields.Monetary(string="Amount Due", currency_field="currency_id", readonly=True)
     currency_id = fields.Many2one("res.currency", readonly=True)
+    included_levels = fields.Char(
+        readonly=True,
+        help="Lower levels executed the same day whose invoices this message lists: one message per "
+        "customer and channel.",
+    )
     skipped_levels = fields.Char(
         string="Missed Levels",
         readonly=True,

@@ -8,3 +8,4 @@ from . import test_portal
 from . import test_security
 from . import test_traccar
 from . import test_security_rpc
+from . import test_one_notice

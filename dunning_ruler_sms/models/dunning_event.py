@@ -77,6 +77,11 @@ class DunningEvent(models.Model):
                 or False
             )
 
+    @api.model
+    def _dunning_message_channels(self):
+        """SMS and WhatsApp are messages: one per customer and run, of the highest level."""
+        return super()._dunning_message_channels() | set(PHONE_CHANNELS)
+
     # ------------------------------------------------------------------
     # Dispatch (called by the engine on the events of a batch)
     # ------------------------------------------------------------------

@@ -87,10 +87,11 @@ class DunningSmsRenderMixin(models.AbstractModel):
                 event = event.with_context(lang=self.env.lang)
                 lines = event._get_sorted_lines()
                 values.update(
-                    # Same helper as the email's totals, spaces made plain for GSM-7.
-                    dunning_sms_amount=sms_normalize_text(event._get_total_owed_display()),
+                    # The email's total owed (one message per customer and run lists every
+                    # open invoice), spaces made plain for GSM-7.
+                    dunning_sms_amount=sms_normalize_text(event._get_notice_owed_display()),
                     dunning_sms_due_date=format_date(event.env, lines[:1].date_maturity) if lines else False,
-                    dunning_sms_invoices=", ".join(lines.move_id.mapped("name")),
+                    dunning_sms_invoices=", ".join(event._get_notice_lines().move_id.mapped("name")),
                     dunning_sms_company=event.company_id.name,
                 )
             record.update(values)

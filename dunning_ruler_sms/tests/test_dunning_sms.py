@@ -100,7 +100,7 @@ class TestDunningSms(SmsDunningCommon):
         sms_event = self._sms_events(self.customer_es)
         email_event = self._sms_events(self.customer_es, channel="email")
         self.assertEqual(len(sms_event.invoice_ids), 2)
-        total = sms_event._get_total_owed_display()
+        total = sms_event._get_notice_owed_display()
         self.assertIn("1,234.56", total)
         text = html2plaintext(sms_event.message)
         self.assertIn(sms_normalize_text(total), text)
@@ -110,6 +110,37 @@ class TestDunningSms(SmsDunningCommon):
         self.assertEqual(sms_event.sms_segments, 1)
         sms = self.env["sms.sms"].sudo().search([("dunning_event_id", "=", sms_event.id)])
         self.assertEqual(sms.body, text)
+
+    def test_one_sms_per_customer_and_run_of_the_highest_level(self):
+        """Invoices at two levels in one run: one SMS, of the highest level, stating
+        the total owed on every invoice; the lower level's event points at it."""
+        older = self._invoice(self.customer_es, 1000.0)  # D+3: "Overdue"
+        newer = self._invoice(self.customer_es, 100.0, due=self.DUE + timedelta(days=3))  # "Due today"
+        with freeze_time(WORKING_HOURS):
+            self._run(self.DUE + timedelta(days=3))
+        events = self._sms_events(self.customer_es)
+        self.assertEqual(len(events), 2)
+        sender = events.filtered(lambda e: not e.merged_into_id)
+        merged = events - sender
+        self.assertEqual(sender.level_id.offset_days, 3)
+        self.assertEqual(merged.level_id.offset_days, 0)
+        self.assertEqual((sender.invoice_ids, merged.invoice_ids), (older, newer))
+        self.assertEqual(merged.merged_into_id, sender)
+        self.assertEqual(merged.state, "done")
+        self.assertFalse(merged.sms_uuid)
+        sms = self.env["sms.sms"].sudo().search([("partner_id", "=", self.customer_es.id)])
+        self.assertEqual(len(sms), 1)
+        self.assertEqual(sms.uuid, sender.sms_uuid)
+        self.assertIn(sms_normalize_text("$ 1,100.00"), sms.body)
+        self.assertEqual(older.dunning_level_id.offset_days, 3)
+        self.assertEqual(newer.dunning_level_id.offset_days, 0)
+        # The email too: one message.
+        self.assertEqual(len(self._sms_events(self.customer_es, channel="email").mail_message_id), 1)
+        with freeze_time(WORKING_HOURS):
+            self.assertEqual(self._run(self.DUE + timedelta(days=3))["events"], 0)
+        self.assertEqual(
+            len(self.env["sms.sms"].sudo().search([("partner_id", "=", self.customer_es.id)])), 1
+        )
 
     def test_blacklisted_number_is_skipped(self):
         self.env["phone.blacklist"].sudo().add("+34612345678")
