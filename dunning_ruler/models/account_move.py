@@ -95,7 +95,7 @@ class AccountMove(models.Model):
             )
 
     def action_dunning_dispute(self, reason):
-        """Exclude the invoices from dunning until the dispute is cleared."""
+        """Put the invoices in dispute: no dunning for them until the dispute is cleared."""
         reason = (reason or "").strip()
         if not reason:
             raise UserError(self.env._("Give the reason of the dispute."))
