@@ -126,7 +126,7 @@ class DunningCommon(AccountTestInvoicingCommon):
             else invoice_date or due,
             "currency_id": (currency or company.currency_id).id,
             "invoice_line_ids": [
-                Command.create({"name": "GPS tracking", "quantity": 1, "price_unit": amount, "tax_ids": []})
+                Command.create({"name": "Subscription", "quantity": 1, "price_unit": amount, "tax_ids": []})
             ],
         }
         if payment_term:

@@ -131,7 +131,7 @@ class DunningAccessPlatform(models.Model):
     pending_call_count = fields.Integer(compute="_compute_counts")
     attention_call_count = fields.Integer(compute="_compute_counts")
 
-    _base_url_check = models.Constraint("CHECK(timeout > 0)", "The timeout must be positive.")
+    _timeout_positive = models.Constraint("CHECK(timeout > 0)", "The timeout must be positive.")
 
     @api.model_create_multi
     def create(self, vals_list):
