@@ -15,3 +15,4 @@ from . import test_performance
 from . import test_mail_batch
 from . import test_definitions
 from . import test_technical_fields
+from . import test_redact
