@@ -105,6 +105,44 @@ class DunningCommon(AccountTestInvoicingCommon):
         )
 
     @classmethod
+    def _create_dunning_users(cls, prefix, admin=True, password=False):
+        """An agent, a supervisor and (``admin``) a system administrator who also
+        supervises dunning, as Odoo's administrator does: logins ``<prefix>_agent``,
+        ``<prefix>_supervisor``, ``<prefix>_admin``; with ``password``, each user's
+        password is its login followed by ``_pw``."""
+        users = [
+            cls._create_user(f"{prefix}_agent", f"{prefix} agent", "dunning_ruler.group_dunning_agent"),
+            cls._create_user(
+                f"{prefix}_supervisor", f"{prefix} supervisor", "dunning_ruler.group_dunning_supervisor"
+            ),
+        ]
+        if admin:
+            users.append(cls._create_user(f"{prefix}_admin", f"{prefix} sysadmin", "base.group_system"))
+            users[-1].group_ids += cls.env.ref("dunning_ruler.group_dunning_supervisor")
+        if password:
+            for user in users:
+                user.password = f"{user.login}_pw"
+        return users
+
+    @classmethod
+    def _create_portal_user(cls, customer, name, login):
+        """A portal user, a contact person of ``customer``; password: ``<login>_pw``."""
+        person = cls.env["res.partner"].create({"name": name, "parent_id": customer.id})
+        return (
+            cls.env["res.users"]
+            .with_context(no_reset_password=True)
+            .create(
+                {
+                    "name": name,
+                    "login": login,
+                    "password": f"{login}_pw",
+                    "partner_id": person.id,
+                    "group_ids": [Command.set([cls.env.ref("base.group_portal").id])],
+                }
+            )
+        )
+
+    @classmethod
     def _invoice(
         cls,
         partner,
