@@ -479,7 +479,7 @@ class DunningAccessPlatform(models.Model):
             except Exception as e:  # noqa: BLE001 - no adapter, settings it cannot use...
                 error = e.args[0] if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
                 for call in platform_calls:
-                    result = {"ok": False, "retry": False, "status": None, "error": error, "response": ""}
+                    result = PlatformApi._error(error)
                     summary[self._record(call, result, None, cron_mode)] += 1
                 continue
             work[platform] = (api, platform_calls)
@@ -647,13 +647,9 @@ class DunningAccessPlatform(models.Model):
 
     @staticmethod
     def _unexpected(error):
-        return {
-            "ok": False,
-            "retry": False,
-            "status": None,
-            "error": f"Unexpected answer or adapter error: {type(error).__name__}: {error}"[:1000],
-            "response": "",
-        }
+        return PlatformApi._error(
+            f"Unexpected answer or adapter error: {type(error).__name__}: {error}"[:1000]
+        )
 
     def _record(self, call, result, lease, cron_mode):
         """Record one call's result in its own savepoint (committed in the scheduled

@@ -233,15 +233,29 @@ class PlatformApi:
         response.json = strict_json
         return response
 
-    def _failure(self, error):
+    @staticmethod
+    def _error(error, retry=False, **values):
+        """The failure ``error`` (plain words) without an answer of the platform: nothing
+        was sent, or what came back cannot be used; ``values`` completes or overrides it."""
         return {
             "ok": False,
-            "status": error.status,
-            "retry": error.retry,
-            "error": self._redact(str(error)),
-            "response": self._redact(error.body),
-            "retry_after": error.retry_after,
+            "status": None,
+            "retry": retry,
+            "error": error,
+            "response": "",
+            "retry_after": None,
+            **values,
         }
+
+    def _failure(self, error):
+        """The failure of the exchange that raised ``error`` (a :class:`PlatformApiError`)."""
+        return self._error(
+            self._redact(str(error)),
+            error.retry,
+            status=error.status,
+            response=self._redact(error.body),
+            retry_after=error.retry_after,
+        )
 
     def _redact(self, text):
         """``text`` (an error, the start of an answer: stored on calls that agents read)
@@ -250,14 +264,7 @@ class PlatformApi:
         return redact(text, secrets, self.conf.get("base_url"))
 
     def _unsupported(self, what):
-        return {
-            "ok": False,
-            "status": None,
-            "retry": False,
-            "error": f"{self.conf.get('kind')} platforms do not support {what}",
-            "response": "",
-            "retry_after": None,
-        }
+        return self._error(f"{self.conf.get('kind')} platforms do not support {what}")
 
 
 def parse_retry_after(value):
