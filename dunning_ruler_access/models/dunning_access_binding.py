@@ -453,13 +453,7 @@ class DunningAccessBinding(models.Model):
 
     def action_view_calls(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "dunning.access.call",
-            "view_mode": "list,form",
-            "domain": [("binding_id", "=", self.id)],
-            "name": self.env._("Access calls"),
-        }
+        return self.env["dunning.access.call"]._action_view([("binding_id", "=", self.id)])
 
     # ------------------------------------------------------------------
     # The account on the platform

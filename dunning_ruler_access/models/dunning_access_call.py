@@ -114,6 +114,17 @@ class DunningAccessCall(models.Model):
         check_technical_fields(self, vals)
         return super().write(vals)
 
+    @api.model
+    def _action_view(self, domain):
+        """The calls of ``domain``, as a list (a platform's, an account's)."""
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "dunning.access.call",
+            "view_mode": "list,form",
+            "domain": domain,
+            "name": self.env._("Access calls"),
+        }
+
     @api.depends("action", "external_ref", "platform_id")
     def _compute_display_name(self):
         labels = dict(self._fields["action"]._description_selection(self.env))

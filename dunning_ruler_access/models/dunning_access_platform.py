@@ -296,13 +296,7 @@ class DunningAccessPlatform(models.Model):
 
     def action_view_calls(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "dunning.access.call",
-            "view_mode": "list,form",
-            "domain": [("platform_id", "=", self.id)],
-            "name": self.env._("Access calls"),
-        }
+        return self.env["dunning.access.call"]._action_view([("platform_id", "=", self.id)])
 
     def action_retry_attention(self):
         """After fixing the credentials: send again every call that needs attention."""
