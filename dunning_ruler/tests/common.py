@@ -88,8 +88,8 @@ class DunningCommon(AccountTestInvoicingCommon):
         return partner
 
     @classmethod
-    def _create_user(cls, login, name, group_xmlid):
-        """A user of the test company only, in one group."""
+    def _create_user(cls, login, name, group_xmlid, **values):
+        """A user of the test company only, in one group; ``values``: more of its values."""
         return (
             cls.env["res.users"]
             .with_context(no_reset_password=True)
@@ -100,6 +100,7 @@ class DunningCommon(AccountTestInvoicingCommon):
                     "company_id": cls.company.id,
                     "company_ids": [Command.set(cls.company.ids)],
                     "group_ids": [Command.set(cls.env.ref(group_xmlid).ids)],
+                    **values,
                 }
             )
         )
@@ -128,18 +129,8 @@ class DunningCommon(AccountTestInvoicingCommon):
     def _create_portal_user(cls, customer, name, login):
         """A portal user, a contact person of ``customer``; password: ``<login>_pw``."""
         person = cls.env["res.partner"].create({"name": name, "parent_id": customer.id})
-        return (
-            cls.env["res.users"]
-            .with_context(no_reset_password=True)
-            .create(
-                {
-                    "name": name,
-                    "login": login,
-                    "password": f"{login}_pw",
-                    "partner_id": person.id,
-                    "group_ids": [Command.set([cls.env.ref("base.group_portal").id])],
-                }
-            )
+        return cls._create_user(
+            login, name, "base.group_portal", partner_id=person.id, password=f"{login}_pw"
         )
 
     @classmethod
