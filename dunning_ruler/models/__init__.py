@@ -1,3 +1,4 @@
+from . import dunning_technical_mixin
 from . import dunning_ruler
 from . import dunning_level
 from . import dunning_grade

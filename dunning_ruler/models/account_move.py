@@ -83,6 +83,16 @@ class AccountMove(models.Model):
             "name": self.env._("Dunning History"),
         }
 
+    def _dunning_action_open(self):
+        """These invoices as a list: the invoices of a hand-over, of a dunning event."""
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "account.move",
+            "view_mode": "list,form",
+            "domain": [("id", "in", self.ids)],
+            "name": self.env._("Invoices"),
+        }
+
     def _dunning_check_disputable(self):
         self.env["res.partner"]._dunning_check_agent()
         wrong = self.filtered(lambda m: m.move_type != "out_invoice" or m.state != "posted")
@@ -95,7 +105,7 @@ class AccountMove(models.Model):
             )
 
     def action_dunning_dispute(self, reason):
-        """Exclude the invoices from dunning until the dispute is cleared."""
+        """Put the invoices in dispute: no dunning for them until the dispute is cleared."""
         reason = (reason or "").strip()
         if not reason:
             raise UserError(self.env._("Give the reason of the dispute."))

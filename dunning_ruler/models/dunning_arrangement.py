@@ -2,8 +2,6 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from ..tools.security import check_technical_fields
-
 
 class DunningArrangement(models.Model):
     """An agreed instalment plan for some overdue invoices of a customer.
@@ -16,7 +14,7 @@ class DunningArrangement(models.Model):
 
     _name = "dunning.arrangement"
     _description = "Payment Arrangement"
-    _inherit = ("mail.thread",)
+    _inherit = ("mail.thread", "dunning.technical.mixin")
     _order = "date_start desc, id desc"
     _check_company_auto = True
 
@@ -157,14 +155,7 @@ class DunningArrangement(models.Model):
                 [("id", "in", [row[0] for row in self.env.cr.fetchall()])]
             )
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        for vals in vals_list:
-            check_technical_fields(self, vals, create=True)
-        return super().create(vals_list)
-
     def write(self, vals):
-        check_technical_fields(self, vals)
         # An agreed plan is a record of what was agreed: only a new plan can change it.
         if (
             not self.env.su

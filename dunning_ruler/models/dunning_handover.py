@@ -163,10 +163,4 @@ class DunningHandover(models.Model):
 
     def action_open_invoices(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "account.move",
-            "view_mode": "list,form",
-            "domain": [("id", "in", self.invoice_ids.ids)],
-            "name": self.env._("Invoices"),
-        }
+        return self.invoice_ids._dunning_action_open()

@@ -16,3 +16,4 @@ from . import test_mail_batch
 from . import test_definitions
 from . import test_technical_fields
 from . import test_one_notice
+from . import test_redact

@@ -88,8 +88,8 @@ class DunningCommon(AccountTestInvoicingCommon):
         return partner
 
     @classmethod
-    def _create_user(cls, login, name, group_xmlid):
-        """A user of the test company only, in one group."""
+    def _create_user(cls, login, name, group_xmlid, **values):
+        """A user of the test company only, in one group; ``values``: more of its values."""
         return (
             cls.env["res.users"]
             .with_context(no_reset_password=True)
@@ -100,8 +100,37 @@ class DunningCommon(AccountTestInvoicingCommon):
                     "company_id": cls.company.id,
                     "company_ids": [Command.set(cls.company.ids)],
                     "group_ids": [Command.set(cls.env.ref(group_xmlid).ids)],
+                    **values,
                 }
             )
+        )
+
+    @classmethod
+    def _create_dunning_users(cls, prefix, admin=True, password=False):
+        """An agent, a supervisor and (``admin``) a system administrator who also
+        supervises dunning, as Odoo's administrator does: logins ``<prefix>_agent``,
+        ``<prefix>_supervisor``, ``<prefix>_admin``; with ``password``, each user's
+        password is its login followed by ``_pw``."""
+        users = [
+            cls._create_user(f"{prefix}_agent", f"{prefix} agent", "dunning_ruler.group_dunning_agent"),
+            cls._create_user(
+                f"{prefix}_supervisor", f"{prefix} supervisor", "dunning_ruler.group_dunning_supervisor"
+            ),
+        ]
+        if admin:
+            users.append(cls._create_user(f"{prefix}_admin", f"{prefix} sysadmin", "base.group_system"))
+            users[-1].group_ids += cls.env.ref("dunning_ruler.group_dunning_supervisor")
+        if password:
+            for user in users:
+                user.password = f"{user.login}_pw"
+        return users
+
+    @classmethod
+    def _create_portal_user(cls, customer, name, login):
+        """A portal user, a contact person of ``customer``; password: ``<login>_pw``."""
+        person = cls.env["res.partner"].create({"name": name, "parent_id": customer.id})
+        return cls._create_user(
+            login, name, "base.group_portal", partner_id=person.id, password=f"{login}_pw"
         )
 
     @classmethod
@@ -126,7 +155,7 @@ class DunningCommon(AccountTestInvoicingCommon):
             else invoice_date or due,
             "currency_id": (currency or company.currency_id).id,
             "invoice_line_ids": [
-                Command.create({"name": "GPS tracking", "quantity": 1, "price_unit": amount, "tax_ids": []})
+                Command.create({"name": "Subscription", "quantity": 1, "price_unit": amount, "tax_ids": []})
             ],
         }
         if payment_term:

@@ -194,7 +194,7 @@ class TestOneDefinition(DunningCommon):
             self._run(self.DUE + timedelta(days=3))
             skipped = self.customer.action_dunning_skip_level()
             self.customer.action_dunning_hold(self.DUE + timedelta(days=20), "Promised")
-            invoice.action_dunning_dispute("Wrong vehicle count")
+            invoice.action_dunning_dispute("Wrong quantity")
         self.assertEqual((skipped.state, skipped.origin, skipped.channel), ("skipped", "manual", "manual"))
         self.assertEqual((skipped.currency_id, skipped.amount_due), (eur, 500.0))
         run_event = self._events(state="done", origin="run")

@@ -181,7 +181,7 @@ class TestDunningEngine(DunningCommon):
 
     def test_dispute_excludes_until_cleared(self):
         invoice = self._invoice(self.customer, 1000.0)
-        invoice.write({"dunning_excluded": True, "dunning_exclusion_reason": "Wrong vehicle count"})
+        invoice.write({"dunning_excluded": True, "dunning_exclusion_reason": "Wrong quantity"})
         self._run(self.DUE + timedelta(days=3))
         self.assertFalse(self._events())
         invoice.dunning_excluded = False

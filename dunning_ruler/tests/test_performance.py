@@ -46,7 +46,9 @@ class TestDunningPerformance(DunningCommon):
                     "invoice_date": self.DUE - timedelta(days=10 * k + 30),
                     "invoice_date_due": self.DUE - timedelta(days=10 * k),
                     "invoice_line_ids": [
-                        Command.create({"name": "GPS", "quantity": 1, "price_unit": 100.0 + k, "tax_ids": []})
+                        Command.create(
+                            {"name": "Subscription", "quantity": 1, "price_unit": 100.0 + k, "tax_ids": []}
+                        )
                     ],
                 }
                 for partner in partners

@@ -12,10 +12,7 @@ class TestDunningSecurity(DunningCommon):
     def setUpClass(cls):
         super().setUpClass()
         cls.plain_user = cls._create_user("clerk", "Billing clerk", "account.group_account_invoice")
-        cls.agent = cls._create_user("agent", "Agent", "dunning_ruler.group_dunning_agent")
-        cls.supervisor = cls._create_user(
-            "supervisor", "Supervisor", "dunning_ruler.group_dunning_supervisor"
-        )
+        cls.agent, cls.supervisor = cls._create_dunning_users("sec", admin=False)
 
     def test_plain_user_cannot_run_nor_see_events(self):
         with self.assertRaises(AccessError):

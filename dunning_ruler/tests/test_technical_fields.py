@@ -15,12 +15,7 @@ class TestTechnicalFields(DunningCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.agent = cls._create_user("tf_agent", "Agent", "dunning_ruler.group_dunning_agent")
-        cls.supervisor = cls._create_user(
-            "tf_supervisor", "Supervisor", "dunning_ruler.group_dunning_supervisor"
-        )
-        cls.admin = cls._create_user("tf_admin", "Admin", "base.group_system")
-        cls.admin.group_ids += cls.env.ref("dunning_ruler.group_dunning_supervisor")
+        cls.agent, cls.supervisor, cls.admin = cls._create_dunning_users("tf")
 
     def _values(self, invoice, **extra):
         return {

@@ -1,3 +1,4 @@
 from . import bulk
 from . import webhook
 from . import security
+from . import redact

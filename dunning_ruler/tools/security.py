@@ -8,7 +8,8 @@ def check_technical_fields(records, vals, create=False):
     superuser (dunning's own code) or a system administrator. A view's ``readonly``
     is no guard: anyone with write access could send them over RPC. On create, a
     field's default value is allowed (clients send the defaults of a new record),
-    and a ``default_<field>`` in the context counts as a value given."""
+    and a ``default_<field>`` in the context counts as a value given. Models get it
+    on their create and write by inheriting ``dunning.technical.mixin``."""
     env = records.env
     if env.su or env.user.has_group("base.group_system"):
         return

@@ -7,8 +7,6 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from odoo.addons.dunning_ruler.tools.security import check_technical_fields
-
 from .dunning_access_call import OPEN_STATES
 from .dunning_access_platform import check_access_manager
 
@@ -48,6 +46,7 @@ class DunningAccessBinding(models.Model):
 
     _name = "dunning.access.binding"
     _description = "Platform Account of a Customer"
+    _inherit = ("dunning.technical.mixin",)
     _order = "partner_id, platform_id"
     _check_company_auto = True
     _rec_name = "external_ref"
@@ -114,14 +113,11 @@ class DunningAccessBinding(models.Model):
 
     @api.model_create_multi
     def create(self, vals_list):
-        for vals in vals_list:
-            check_technical_fields(self, vals, create=True)
         bindings = super().create(vals_list)
         bindings._check_account_auto()
         return bindings
 
     def write(self, vals):
-        check_technical_fields(self, vals)
         res = super().write(vals)
         if "external_ref" in vals or "platform_id" in vals:
             self._check_account_auto()
@@ -453,13 +449,7 @@ class DunningAccessBinding(models.Model):
 
     def action_view_calls(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "dunning.access.call",
-            "view_mode": "list,form",
-            "domain": [("binding_id", "=", self.id)],
-            "name": self.env._("Access calls"),
-        }
+        return self.env["dunning.access.call"]._action_view([("binding_id", "=", self.id)])
 
     # ------------------------------------------------------------------
     # The account on the platform

@@ -6,8 +6,6 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL
 
-from odoo.addons.dunning_ruler.tools.security import check_technical_fields
-
 _logger = logging.getLogger(__name__)
 
 CALL_STATES = [
@@ -28,6 +26,7 @@ class DunningAccessCall(models.Model):
 
     _name = "dunning.access.call"
     _description = "Access Platform Call"
+    _inherit = ("dunning.technical.mixin",)
     _order = "id desc"
     _check_company_auto = True
 
@@ -104,15 +103,16 @@ class DunningAccessCall(models.Model):
     _one_pending_per_binding = models.UniqueIndex("(binding_id) WHERE state = 'pending'")
     _one_sending_per_binding = models.UniqueIndex("(binding_id) WHERE state = 'sending'")
 
-    @api.model_create_multi
-    def create(self, vals_list):
-        for vals in vals_list:
-            check_technical_fields(self, vals, create=True)
-        return super().create(vals_list)
-
-    def write(self, vals):
-        check_technical_fields(self, vals)
-        return super().write(vals)
+    @api.model
+    def _action_view(self, domain):
+        """The calls of ``domain``, as a list (a platform's, an account's)."""
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "dunning.access.call",
+            "view_mode": "list,form",
+            "domain": domain,
+            "name": self.env._("Access calls"),
+        }
 
     @api.depends("action", "external_ref", "platform_id")
     def _compute_display_name(self):

@@ -131,7 +131,7 @@ class DunningAccessPlatform(models.Model):
     pending_call_count = fields.Integer(compute="_compute_counts")
     attention_call_count = fields.Integer(compute="_compute_counts")
 
-    _base_url_check = models.Constraint("CHECK(timeout > 0)", "The timeout must be positive.")
+    _timeout_positive = models.Constraint("CHECK(timeout > 0)", "The timeout must be positive.")
 
     @api.model_create_multi
     def create(self, vals_list):
@@ -296,13 +296,7 @@ class DunningAccessPlatform(models.Model):
 
     def action_view_calls(self):
         self.ensure_one()
-        return {
-            "type": "ir.actions.act_window",
-            "res_model": "dunning.access.call",
-            "view_mode": "list,form",
-            "domain": [("platform_id", "=", self.id)],
-            "name": self.env._("Access calls"),
-        }
+        return self.env["dunning.access.call"]._action_view([("platform_id", "=", self.id)])
 
     def action_retry_attention(self):
         """After fixing the credentials: send again every call that needs attention."""
@@ -479,7 +473,7 @@ class DunningAccessPlatform(models.Model):
             except Exception as e:  # noqa: BLE001 - no adapter, settings it cannot use...
                 error = e.args[0] if isinstance(e, UserError) else f"{type(e).__name__}: {e}"
                 for call in platform_calls:
-                    result = {"ok": False, "retry": False, "status": None, "error": error, "response": ""}
+                    result = PlatformApi._error(error)
                     summary[self._record(call, result, None, cron_mode)] += 1
                 continue
             work[platform] = (api, platform_calls)
@@ -647,13 +641,9 @@ class DunningAccessPlatform(models.Model):
 
     @staticmethod
     def _unexpected(error):
-        return {
-            "ok": False,
-            "retry": False,
-            "status": None,
-            "error": f"Unexpected answer or adapter error: {type(error).__name__}: {error}"[:1000],
-            "response": "",
-        }
+        return PlatformApi._error(
+            f"Unexpected answer or adapter error: {type(error).__name__}: {error}"[:1000]
+        )
 
     def _record(self, call, result, lease, cron_mode):
         """Record one call's result in its own savepoint (committed in the scheduled

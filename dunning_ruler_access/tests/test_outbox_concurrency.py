@@ -164,6 +164,18 @@ class TestOutboxConcurrency(BaseCase):
     def _calls(self, env):
         return env["dunning.access.call"].search([("binding_id", "=", self.binding_id)], order="id")
 
+    def _cron_outbox(self, cr, seconds):
+        """One run of the outbox's scheduled action in ``cr``, its time up in ``seconds``:
+        its summary and the cron's progress."""
+        env = self._env(cr)
+        cron = env.ref("dunning_ruler_access.ir_cron_dunning_access_outbox")
+        cron, progress = cron._add_progress()
+        cr.commit()  # pylint: disable=invalid-commit  # a committed fixture, by design
+        Platform = env["dunning.access.platform"].with_context(
+            cron.env.context, cron_id=cron.id, cron_end_time=time.monotonic() + seconds
+        )
+        return Platform._cron_process_outbox(), progress
+
     def _outbox_in_thread(self):
         """The outbox as the scheduled action runs it, in its own cursor and thread."""
         outcome = {}
@@ -171,14 +183,7 @@ class TestOutboxConcurrency(BaseCase):
         def run():
             try:
                 with self.registry.cursor() as cr:
-                    env = self._env(cr)
-                    cron = env.ref("dunning_ruler_access.ir_cron_dunning_access_outbox")
-                    cron, _progress = cron._add_progress()
-                    cr.commit()  # pylint: disable=invalid-commit  # a committed fixture, by design
-                    Platform = env["dunning.access.platform"].with_context(
-                        cron.env.context, cron_id=cron.id, cron_end_time=time.monotonic() + 60
-                    )
-                    outcome["summary"] = Platform._cron_process_outbox()
+                    outcome["summary"], _progress = self._cron_outbox(cr, 60)
             except Exception as e:
                 _logger.exception("outbox thread failed")
                 outcome["error"] = e
@@ -325,16 +330,8 @@ class TestOutboxConcurrency(BaseCase):
                 )._set_desired("restricted", "Budget")
         try:
             with self.registry.cursor() as cr:
-                env = self._env(cr)
-                cron = env.ref("dunning_ruler_access.ir_cron_dunning_access_outbox")
-                cron, progress = cron._add_progress()
-                cr.commit()  # pylint: disable=invalid-commit  # a committed fixture, by design
                 # The cron's time is already up: one round (a fair share: 4 waves of 1), then stop.
-                summary = (
-                    env["dunning.access.platform"]
-                    .with_context(cron.env.context, cron_id=cron.id, cron_end_time=time.monotonic())
-                    ._cron_process_outbox()
-                )
+                summary, progress = self._cron_outbox(cr, 0)
                 self.assertEqual(summary["sent"], 4, summary)
                 self.assertEqual(progress.done, 4)
                 self.assertEqual(progress.remaining, 4, "the cron runs again at once for the rest")

@@ -11,10 +11,7 @@ class TestSecurity(AccessCommon):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.supervisor = cls._create_user(
-            "dunning_supervisor", "Supervisor", "dunning_ruler.group_dunning_supervisor"
-        )
-        cls.agent = cls._create_user("dunning_agent", "Agent", "dunning_ruler.group_dunning_agent")
+        cls.agent, cls.supervisor = cls._create_dunning_users("dunning", admin=False)
 
     def test_secrets_hidden_from_non_admins(self):
         for user in (self.supervisor, self.agent):

@@ -66,28 +66,8 @@ class AccessRpcCase(AccessCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.agent = cls._create_user("acc_rpc_agent", "Access agent", "dunning_ruler.group_dunning_agent")
-        cls.supervisor = cls._create_user(
-            "acc_rpc_supervisor", "Access supervisor", "dunning_ruler.group_dunning_supervisor"
-        )
-        # As Odoo's own administrator: settings and dunning supervisor.
-        cls.admin = cls._create_user("acc_rpc_admin", "Access sysadmin", "base.group_system")
-        cls.admin.group_ids += cls.env.ref("dunning_ruler.group_dunning_supervisor")
-        person = cls.env["res.partner"].create({"name": "Fleet payer", "parent_id": cls.customer.id})
-        cls.portal = (
-            cls.env["res.users"]
-            .with_context(no_reset_password=True)
-            .create(
-                {
-                    "name": "Fleet payer",
-                    "login": "acc_rpc_portal",
-                    "partner_id": person.id,
-                    "group_ids": [Command.set([cls.env.ref("base.group_portal").id])],
-                }
-            )
-        )
-        for user in (cls.agent, cls.supervisor, cls.admin, cls.portal):
-            user.password = f"{user.login}_pw"
+        cls.agent, cls.supervisor, cls.admin = cls._create_dunning_users("acc_rpc", password=True)
+        cls.portal = cls._create_portal_user(cls.customer, "Fleet payer", "acc_rpc_portal")
 
     def _login(self, user):
         self.authenticate(user.login, f"{user.login}_pw")

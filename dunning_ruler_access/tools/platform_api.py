@@ -29,9 +29,10 @@ Two sides, because ``process_outbox`` sends in a thread pool:
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from typing import ClassVar
-from urllib.parse import unquote, urlsplit
 
 import requests
+
+from odoo.addons.dunning_ruler.tools.redact import redact, redact_url
 
 RESPONSE_LIMIT = 2000
 #: a platform's answer longer than this is refused (never read whole into memory)
@@ -185,7 +186,7 @@ class PlatformApi:
         if not path.startswith(("http://", "https://")):
             url = self.conf["base_url"].rstrip("/") + path
         else:
-            path = self._redact_url(path)  # the messages below are read by agents
+            path = redact_url(path)  # the messages below are read by agents
         timeout = self.conf["timeout"]
         try:
             response = session.request(method, url, timeout=timeout, stream=True, **kwargs)
@@ -232,58 +233,38 @@ class PlatformApi:
         response.json = strict_json
         return response
 
-    def _failure(self, error):
+    @staticmethod
+    def _error(error, retry=False, **values):
+        """The failure ``error`` (plain words) without an answer of the platform: nothing
+        was sent, or what came back cannot be used; ``values`` completes or overrides it."""
         return {
             "ok": False,
-            "status": error.status,
-            "retry": error.retry,
-            "error": self._redact(str(error)),
-            "response": self._redact(error.body),
-            "retry_after": error.retry_after,
+            "status": None,
+            "retry": retry,
+            "error": error,
+            "response": "",
+            "retry_after": None,
+            **values,
         }
 
-    @staticmethod
-    def _redact_url(url):
-        """``url`` reduced to its scheme and host: a key may sit in its user info, path or query."""
-        try:
-            parts = urlsplit(url)
-            return f"{parts.scheme}://{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
-        except ValueError:
-            return "***"
+    def _failure(self, error):
+        """The failure of the exchange that raised ``error`` (a :class:`PlatformApiError`)."""
+        return self._error(
+            self._redact(str(error)),
+            error.retry,
+            status=error.status,
+            response=self._redact(error.body),
+            retry_after=error.retry_after,
+        )
 
     def _redact(self, text):
         """``text`` (an error, the start of an answer: stored on calls that agents read)
         without this platform's credentials nor the secret parts of its URL."""
-        if not text:
-            return text
-        conf = self.conf
-        secrets = {conf.get(key) or "" for key in ("password", "token", "webhook_secret")}
-        url = conf.get("base_url") or ""
-        secrets.add(url)
-        try:
-            parts = urlsplit(url)
-        except ValueError:
-            parts = None
-        if parts:
-            secrets.update({parts.path + (f"?{parts.query}" if parts.query else ""), parts.query})
-            secrets.update({parts.fragment, parts.username or "", parts.password or ""})
-            for pair in parts.query.split("&"):
-                value = pair.partition("=")[2]
-                secrets.update({value, unquote(value)})
-        # Longest first (a token inside the full URL); short pieces say nothing.
-        for secret in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        secrets = (self.conf.get(key) for key in ("password", "token", "webhook_secret"))
+        return redact(text, secrets, self.conf.get("base_url"))
 
     def _unsupported(self, what):
-        return {
-            "ok": False,
-            "status": None,
-            "retry": False,
-            "error": f"{self.conf.get('kind')} platforms do not support {what}",
-            "response": "",
-            "retry_after": None,
-        }
+        return self._error(f"{self.conf.get('kind')} platforms do not support {what}")
 
 
 def parse_retry_after(value):

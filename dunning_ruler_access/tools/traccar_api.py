@@ -211,28 +211,28 @@ class TraccarApi(PlatformApi):
             result.update(error=plain + detail, retry=False, explained=True)
         return result
 
-    @staticmethod
-    def _refused(error):
-        return {
-            "ok": False,
-            "status": None,
-            "retry": False,
-            "error": error,
-            "response": "",
-            "retry_after": None,
-            "explained": True,
-        }
+    def _refused(self, error):
+        return self._error(error, explained=True)
 
-    @staticmethod
-    def _invalid_json(error, retry):
-        return {
-            "ok": False,
-            "status": None,
-            "retry": retry,
-            "error": f"Invalid JSON from platform: {error}",
-            "response": "",
-            "retry_after": None,
-        }
+    def _invalid_json(self, error, retry):
+        return self._error(f"Invalid JSON from platform: {error}", retry)
+
+    def _exchange(self, steps, ref=None, retry=False):
+        """``steps(session)`` in a session of its own: ``(its value, None)``, or ``(None,
+        failure)``: a :class:`_Refused` in plain words, Traccar's answer explained
+        (:meth:`_traccar_failure`, about user ``ref``), or invalid JSON (worth retrying
+        when ``retry``: an answer to a read cut short)."""
+        session = self._session()
+        try:
+            return steps(session), None
+        except _Refused as e:
+            return None, self._refused(str(e))
+        except PlatformApiError as e:
+            return None, self._traccar_failure(e, ref)
+        except ValueError as e:
+            return None, self._invalid_json(e, retry=retry)
+        finally:
+            session.close()
 
     # ------------------------------------------------------------------ who we are
     def _whoami(self, session):
@@ -263,31 +263,31 @@ class TraccarApi(PlatformApi):
         non-administrator, UserResource.java)."""
         with self._lock:
             if self._managed is None:
-                users = self._request(
-                    session, "GET", "/api/users", params={"excludeAttributes": "true"}
-                ).json()
-                self._managed = {user["id"] for user in users}
+                self._managed = {user["id"] for user in self._list_users(session)}
             return self._managed
+
+    def _list_users(self, session):
+        """Every user the connector's user sees, without their attributes (``GET
+        /api/users``: all of them for an administrator, the users it manages directly
+        for a manager)."""
+        return self._request(session, "GET", "/api/users", params={"excludeAttributes": "true"}).json()
 
     # ------------------------------------------------------------------ operations
     def read_account(self, ref):
         """The platform user and, when ``include_sub_users``, the users it manages and,
         for those that are managers, theirs (GET only): ``account`` is that list of
         users, the customer's first."""
-        session = self._session()
-        try:
+
+        def steps(session):
             main = self._request(session, "GET", f"/api/users/{ref}").json()
-            users = [main]
             if self.conf.get("include_sub_users"):
-                users += self._sub_users(session, main)
-        except _HierarchyError as e:
-            return self._refused(str(e))
-        except PlatformApiError as e:
-            return self._traccar_failure(e, ref)
-        except ValueError as e:
-            return self._invalid_json(e, retry=True)
-        finally:
-            session.close()
+                return [main, *self._sub_users(session, main)]
+            return [main]
+
+        users, failure = self._exchange(steps, ref, retry=True)
+        if failure:
+            return failure
+        main = users[0]
         result = {"ok": True, "account": users, "state": self._user_state(main)}
         if is_expired(main):
             result["expired"] = main.get("expirationTime")
@@ -304,7 +304,7 @@ class TraccarApi(PlatformApi):
                 if owner is not main and not owner.get("userLimit"):
                     continue  # not a manager: manages nobody (User.getManager)
                 if depth == MAX_DEPTH:
-                    raise _HierarchyError(
+                    raise _Refused(
                         f"Traccar user {main['id']} has managers more than {MAX_DEPTH} levels deep: "
                         "untick 'Include sub-users' or flatten the hierarchy."
                     )
@@ -313,7 +313,7 @@ class TraccarApi(PlatformApi):
                 except PlatformApiError as e:
                     if owner is main or e.status != 400:
                         raise
-                    raise _HierarchyError(
+                    raise _Refused(
                         f"Traccar user {owner['id']} (managed by {main['id']}) manages users of its own, "
                         "which the connector's user cannot reach: Traccar lets a manager see only the users "
                         "it manages directly. Use an administrator or the service-account token, make the "
@@ -376,18 +376,18 @@ class TraccarApi(PlatformApi):
         if me.get("administrator"):
             return
         if not me.get("userLimit"):
-            raise _HierarchyError(
+            raise _Refused(
                 f"The connector's Traccar user {me.get('email') or me.get('id')} is neither an "
                 "administrator nor a manager: Traccar lets it change no other user."
             )
         if any(user["id"] == me.get("id") for user in users):
-            raise _HierarchyError(
+            raise _Refused(
                 "The account is the connector's own Traccar user: a manager cannot change its own "
                 "restriction flags (only an administrator can)."
             )
         out_of_reach = sorted(user["id"] for user in users if user["id"] not in self._managed_ids(session))
         if out_of_reach:
-            raise _HierarchyError(
+            raise _Refused(
                 f"The connector's Traccar user {me.get('email') or me.get('id')} does not manage "
                 f"user(s) {', '.join(map(str, out_of_reach))} directly, and Traccar lets a manager "
                 "change only those: make it manage them directly, use an administrator or the "
@@ -403,22 +403,18 @@ class TraccarApi(PlatformApi):
             account = read["account"]
         changes = [(user, self._target_user(user, target, snapshot)) for user in account]
         changes = [(user, new) for user, new in changes if new != user]
-        session = self._session()
         sent = []
-        try:
+
+        def steps(session):
             if changes:
                 self._check_reach(session, [user for user, _new in changes])
             for user, new in changes:
                 response = self._request(session, "PUT", f"/api/users/{user['id']}", json=new)
                 sent.append({"id": user["id"], "status": response.status_code, "user": new})
-        except _HierarchyError as e:
-            return dict(self._refused(str(e)), sent=sent)
-        except PlatformApiError as e:
-            return dict(self._traccar_failure(e, ref), sent=sent)
-        except ValueError as e:
-            return dict(self._invalid_json(e, retry=True), sent=sent)
-        finally:
-            session.close()
+
+        _done, failure = self._exchange(steps, ref, retry=True)
+        if failure:
+            return dict(failure, sent=sent)
         summary = [{"id": s["id"], "status": s["status"]} for s in sent]
         if target == "active" and account and is_expired(account[0]):
             # Restored, but Traccar still refuses its logins (Disableable.checkDisabled).
@@ -435,19 +431,19 @@ class TraccarApi(PlatformApi):
         read-only), the connector's own user (who it is: administrator, service
         account, manager) and an authenticated ``GET /api/users?limit=1`` (the header
         the outbox sends works)."""
-        session = self._session()
-        try:
+
+        def steps(session):
             server = self._request(session, "GET", "/api/server").json()
             if not isinstance(server, dict) or "registration" not in server:
-                return self._refused("The URL does not answer as a Traccar server (GET /api/server).")
+                raise _Refused("The URL does not answer as a Traccar server (GET /api/server).")
             me = self._whoami(session)
             self._request(session, "GET", "/api/users", params={"limit": 1, "excludeAttributes": "true"})
-        except PlatformApiError as e:
-            return self._traccar_failure(e)
-        except ValueError as e:
-            return self._invalid_json(e, retry=False)
-        finally:
-            session.close()
+            return server, me
+
+        answers, failure = self._exchange(steps)
+        if failure:
+            return failure
+        server, me = answers
         name = me.get("email") or me.get("login") or me.get("name") or str(me.get("id"))
         if me.get("id") == SERVICE_ACCOUNT_ID:
             kind = "service account (administrator)"
@@ -488,18 +484,14 @@ class TraccarApi(PlatformApi):
 
     def check_account(self, ref):
         """Whether user ``ref`` exists for the connector (``GET /api/users/{id}``)."""
-        session = self._session()
-        try:
-            user = self._request(session, "GET", f"/api/users/{ref}").json()
-        except PlatformApiError as e:
-            failure = self._traccar_failure(e, ref)
-            if e.status == 404 or (e.status == 400 and "User access denied" in (e.body or "")):
+        user, failure = self._exchange(
+            lambda session: self._request(session, "GET", f"/api/users/{ref}").json(), ref
+        )
+        if failure:
+            status, answer = failure["status"], failure["response"] or ""
+            if status == 404 or (status == 400 and "User access denied" in answer):
                 return {"ok": True, "exists": False, "name": "", "message": failure["error"]}
             return failure
-        except ValueError as e:
-            return self._invalid_json(e, retry=False)
-        finally:
-            session.close()
         state = self._user_state(user)
         message = ""
         if is_expired(user):
@@ -535,36 +527,24 @@ class TraccarApi(PlatformApi):
         connector's user sees (all for an administrator, its own users for a manager):
         ``GET /api/users?keyword=`` (name or email), then the whole list for a login."""
         wanted = (login or "").strip().casefold()
-        session = self._session()
-        try:
+
+        def steps(session):
             users = self._request(session, "GET", "/api/users", params={"keyword": wanted}).json()
             matches = [user for user in users if self._matches(user, wanted)]
-            if not matches:
-                users = self._request(
-                    session, "GET", "/api/users", params={"excludeAttributes": "true"}
-                ).json()
-                matches = [user for user in users if self._matches(user, wanted)]
-        except PlatformApiError as e:
-            return self._traccar_failure(e)
-        except ValueError as e:
-            return self._invalid_json(e, retry=False)
-        finally:
-            session.close()
+            return matches or [user for user in self._list_users(session) if self._matches(user, wanted)]
+
+        matches, failure = self._exchange(steps)
+        if failure:
+            return failure
         matches = [self._as_match(user) for user in sorted(matches, key=lambda u: u.get("id") or 0)]
         first = matches[0] if matches else {"ref": None, "name": ""}
         return {"ok": True, "ref": first["ref"], "name": first["name"], "matches": matches}
 
     def find_accounts(self, logins):
         """Every user seen by the connector, read once, matched to each email or login."""
-        session = self._session()
-        try:
-            users = self._request(session, "GET", "/api/users", params={"excludeAttributes": "true"}).json()
-        except PlatformApiError as e:
-            return self._traccar_failure(e)
-        except ValueError as e:
-            return self._invalid_json(e, retry=False)
-        finally:
-            session.close()
+        users, failure = self._exchange(self._list_users)
+        if failure:
+            return failure
         index = {}
         for user in sorted(users, key=lambda u: u.get("id") or 0):
             keys = {(user.get("email") or "").casefold(), (user.get("login") or "").casefold()} - {""}
@@ -576,5 +556,6 @@ class TraccarApi(PlatformApi):
         }
 
 
-class _HierarchyError(Exception):
-    """What the connector's Traccar user cannot reach: refused before any change."""
+class _Refused(Exception):
+    """What the connector refuses by itself, before any change (a user the connector's
+    Traccar user cannot reach, a server that is not Traccar): its message in plain words."""

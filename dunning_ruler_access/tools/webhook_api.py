@@ -20,14 +20,9 @@ class WebhookApi(PlatformApi):
 
     def apply_state(self, ref, target, snapshot=None, account=None, payload=None, msg_id=None):
         if not self.conf.get("webhook_secret"):
-            return {
-                "ok": False,
-                "status": None,
-                "retry": False,
-                "error": f"The platform {self.conf.get('name')} has no webhook secret: nothing can be signed",
-                "response": "",
-                "retry_after": None,
-            }
+            return self._error(
+                f"The platform {self.conf.get('name')} has no webhook secret: nothing can be signed"
+            )
         body = json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()
         headers = {
             "Content-Type": "application/json",

@@ -4,6 +4,9 @@ from odoo.exceptions import ValidationError
 from ..tools.quiet_hours import is_whole_minutes
 from ..tools.sms_api import SmsApiHttpGateway
 
+#: the gateway field of each channel (any other channel goes through the SMS gateway)
+HTTP_GATEWAY_FIELDS = {"sms": "sms_http_gateway_id", "whatsapp": "whatsapp_http_gateway_id"}
+
 
 class ResCompany(models.Model):
     _inherit = "res.company"
@@ -46,13 +49,11 @@ class ResCompany(models.Model):
                     )
                 )
 
-    @api.constrains("sms_http_gateway_id", "whatsapp_http_gateway_id")
+    @api.constrains(*HTTP_GATEWAY_FIELDS.values())
     def _check_http_gateways(self):
         for company in self.sudo():
-            for gateway, channel in (
-                (company.sms_http_gateway_id, "sms"),
-                (company.whatsapp_http_gateway_id, "whatsapp"),
-            ):
+            for channel, fname in HTTP_GATEWAY_FIELDS.items():
+                gateway = company[fname]
                 if gateway and (gateway.channel != channel or gateway.company_id != company):
                     raise ValidationError(
                         self.env._(
@@ -65,8 +66,7 @@ class ResCompany(models.Model):
 
     def _get_http_gateway(self, channel):
         self.ensure_one()
-        company = self.sudo()
-        gateway = company.whatsapp_http_gateway_id if channel == "whatsapp" else company.sms_http_gateway_id
+        gateway = self.sudo()[HTTP_GATEWAY_FIELDS.get(channel, "sms_http_gateway_id")]
         return gateway if gateway.active else gateway.browse()
 
     def _get_sms_api_class(self):

@@ -1,7 +1,6 @@
 import json
 import logging
 import re
-from urllib.parse import unquote, urlsplit
 
 import requests
 
@@ -10,6 +9,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools.urls import urljoin as url_join
 
 from odoo.addons.dunning_ruler.tools import webhook
+from odoo.addons.dunning_ruler.tools.redact import redact
 
 _logger = logging.getLogger(__name__)
 
@@ -234,24 +234,9 @@ class SmsHttpGateway(models.Model):
         sit in the user info, path or query; exceptions quote the request line)."""
         self.ensure_one()
         gateway = self.sudo()
-        secrets = {gateway.auth_header_value or "", gateway.webhook_secret or ""}
-        secrets.update((gateway.auth_header_value or "").split()[1:])  # "Bearer <token>"
-        url = gateway.url or ""
-        secrets.add(url)
-        try:
-            parts = urlsplit(url)
-        except ValueError:
-            parts = None
-        if parts:
-            request_target = parts.path + (f"?{parts.query}" if parts.query else "")
-            secrets.update({request_target, parts.query, parts.fragment, parts.username, parts.password})
-            for pair in parts.query.split("&"):
-                value = pair.partition("=")[2]
-                secrets.update({value, unquote(value)})
-        # Longest first (a token inside the full value); short pieces say nothing.
-        for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
-            text = text.replace(secret, "***")
-        return text
+        auth = gateway.auth_header_value or ""
+        secrets = [auth, gateway.webhook_secret, *auth.split()[1:]]  # "Bearer <token>"
+        return redact(text, secrets, gateway.url)
 
     def _send_one(self, session, number, content, uuid):
         result = {"uuid": uuid, "gateway_id": self.id}

@@ -158,26 +158,8 @@ class RpcUsersCase(SmsDunningCommon, HttpCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.agent = cls._create_user("sms_rpc_agent", "SMS agent", "dunning_ruler.group_dunning_agent")
-        cls.supervisor = cls._create_user(
-            "sms_rpc_supervisor", "SMS supervisor", "dunning_ruler.group_dunning_supervisor"
-        )
-        for user in (cls.agent, cls.supervisor):
-            user.password = f"{user.login}_pw"
-        person = cls.env["res.partner"].create({"name": "Lisbon payer", "parent_id": cls.customer_pt.id})
-        cls.portal = (
-            cls.env["res.users"]
-            .with_context(no_reset_password=True)
-            .create(
-                {
-                    "name": "Lisbon payer",
-                    "login": "sms_rpc_portal",
-                    "password": "sms_rpc_portal_pw",
-                    "partner_id": person.id,
-                    "group_ids": [Command.set([cls.env.ref("base.group_portal").id])],
-                }
-            )
-        )
+        cls.agent, cls.supervisor = cls._create_dunning_users("sms_rpc", admin=False, password=True)
+        cls.portal = cls._create_portal_user(cls.customer_pt, "Lisbon payer", "sms_rpc_portal")
 
     def _call(self, model, method, *args, **kwargs):
         return self.make_jsonrpc_request(
