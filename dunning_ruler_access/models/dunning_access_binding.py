@@ -161,27 +161,29 @@ class DunningAccessBinding(models.Model):
         self.env.flush_all()
         for company, bindings in self.grouped("company_id").items():
             partners = bindings.partner_id.commercial_partner_id
-            # Highest access action over open invoices of this company, but for disputes a
-            # supervisor made or confirmed.
+            # Highest access action over the levels the customer's installments reached, on
+            # the installments dunning still acts on (the engine's one definition: a
+            # hand-over, a payment arrangement or a grade without dunning lift the
+            # restriction as they stop a run), but for disputes, which lift it only when a
+            # supervisor made or confirmed them (issue 15), and holds, which only stop
+            # further restriction (below).
+            self.env["dunning.engine"]._flush_dunnable()
             self.env.cr.execute(
-                SQL(
-                    """
-                    SELECT m.commercial_partner_id,
+                self.env["dunning.engine"]._dunnable_lines_sql(
+                    SQL(
+                        """m.commercial_partner_id,
                            MAX(CASE lvl.action WHEN 'block' THEN 2 WHEN 'restrict' THEN 1 ELSE 0 END),
-                           (ARRAY_AGG(lvl.id ORDER BY lvl.offset_days DESC))[1]
-                      FROM account_move m
-                      JOIN dunning_level lvl ON lvl.id = m.dunning_level_id
-                     WHERE m.company_id = %(company)s
-                       AND m.commercial_partner_id = ANY(%(partners)s)
-                       AND m.move_type = 'out_invoice'
-                       AND m.state = 'posted'
-                       AND m.payment_state IN ('not_paid', 'partial')
-                       -- an agent's dispute restricts until a supervisor confirms it
-                       AND (m.dunning_excluded IS NOT TRUE OR m.dunning_dispute_lifts_access IS NOT TRUE)
-                  GROUP BY m.commercial_partner_id
-                    """,
-                    company=company.id,
-                    partners=partners.ids,
+                           (ARRAY_AGG(lvl.id ORDER BY lvl.offset_days DESC))[1]"""
+                    ),
+                    company_ids=company.ids,
+                    partner_ids=partners.ids,
+                    include_disputed=True,
+                    include_held=True,
+                    joins=SQL("JOIN dunning_level lvl ON lvl.id = m.dunning_level_id"),
+                    where=SQL(
+                        "AND (m.dunning_excluded IS NOT TRUE OR m.dunning_dispute_lifts_access IS NOT TRUE)"
+                    ),
+                    tail=SQL("GROUP BY m.commercial_partner_id"),
                 )
             )
             levels = {pid: (rank, level_id) for pid, rank, level_id in self.env.cr.fetchall()}

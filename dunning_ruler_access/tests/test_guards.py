@@ -163,3 +163,32 @@ class TestGuards(AccessCommon):
         self.assertEqual(ref("dunning_ruler.dunning_level_high_risk_restriction").action, "restrict")
         self.assertEqual(ref("dunning_ruler.dunning_level_high_risk_block").action, "block")
         self.assertEqual(self.env["res.company"].new({}).dunning_block_notice_days, 3)
+
+    def test_decisions_follow_what_dunning_still_acts_on(self):
+        """The access decision reads the same dunnable installments as a run (issue 13):
+        an invoice under a payment arrangement or handed over, or a customer moved to a
+        grade without dunning, no longer keeps the customer restricted."""
+        from odoo import Command
+
+        invoice = self._invoice(self.customer, 900.0)
+        self._run(self._day(15))
+        self._process()
+        self.assertEqual(self.binding.access_state, "restricted")
+        day = self._day(16)
+        plan = self.env["dunning.arrangement"].create(
+            {
+                "partner_id": self.customer.id,
+                "date_start": day,
+                "invoice_ids": [Command.set(invoice.ids)],
+                "line_ids": [Command.create({"date": self._day(40), "amount": 900.0})],
+            }
+        )
+        plan.action_confirm()
+        self.binding._sync(today=day)
+        self.assertEqual(self.binding.desired_state, "active", "a payment arrangement pauses dunning")
+        plan.action_cancel()
+        self.binding._sync(today=day)
+        self.assertEqual(self.binding.desired_state, "restricted", "the plan is off: dunning resumes")
+        self.customer.dunning_grade_id = self.grade_none
+        self.binding._sync(today=day)
+        self.assertEqual(self.binding.desired_state, "active", "a grade without dunning is never restricted")
