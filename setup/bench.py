@@ -860,10 +860,20 @@ def _oca_report_lines(size, out):
     for label, ours, theirs in rows:
         lines.append(f"     {label:<{width}} {ours!s:>14} {theirs!s:>10}")
     if out.get("run_s"):
+        # Judged on wall time over the same data. The work differs: OCA's first run
+        # gives every overdue installment its first level only (a level needs the
+        # previous one sent), the ruler catches up and also reminds before the due
+        # date; the time per email queued is printed beside it.
         ratio = o["wall_s"] / out["run_s"]
         met = "met" if ratio >= TARGET_OCA_RATIO else "NOT met"
         target = f"at least {TARGET_OCA_RATIO}x faster than OCA credit control"
-        lines.append(f"targets: {target}: {met} ({ratio:.1f}x)")
+        per_email = ""
+        if isinstance(ours_queued, int) and ours_queued and o["mails_queued"]:
+            ours_ms, theirs_ms = out["run_s"] / ours_queued * 1000, o["wall_s"] / o["mails_queued"] * 1000
+            per_email = (
+                f"; per email queued {ours_ms:.1f} ms vs {theirs_ms:.1f} ms ({theirs_ms / ours_ms:.1f}x)"
+            )
+        lines.append(f"targets: {target}: {met} on wall time ({ratio:.1f}x){per_email}")
     return lines
 
 
