@@ -787,6 +787,227 @@ def _report_steady(out):
     )
 
 
+# ---------------------------------------------------------------------- OCA credit control
+# Issue 16: the same data through OCA's account_credit_control (installed into the
+# bench database only by ``setup/bench --mode oca``), driven as its UI drives it.
+TARGET_OCA_RATIO = 20
+
+
+def _cpu_s(registry):
+    """Processor seconds so far of this process and of the database's PostgreSQL
+    backends (read in /proc: a local server), or None. Less sensitive than wall time
+    to what else runs on the machine: the two runs are minutes apart."""
+    with registry.cursor() as cr:
+        cr.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        pids = [row[0] for row in cr.fetchall()]
+    total, tick = time.process_time(), os.sysconf("SC_CLK_TCK")
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += (int(stat[11]) + int(stat[12])) / tick  # utime, stime
+    return total
+
+
+def section_oca_run(registry, args, out):
+    """``section_run`` (the Dunning Ruler side of --mode oca), with its processor
+    time up to its checks (which rerun the dunning)."""
+    check, cpu0 = _check, _cpu_s(registry)
+
+    def timed_check(registry, out):
+        cpu1 = _cpu_s(registry)
+        if cpu0 is not None and cpu1 is not None:
+            out["run_cpu_s"] = cpu1 - cpu0
+        check(registry, out)
+
+    globals()["_check"] = timed_check
+    try:
+        section_run(registry, args, out)
+    finally:
+        globals()["_check"] = check
+
+
+def _oca_setup(env):
+    """The configuration a user would make in Credit Control > Configuration: one
+    policy per dunning grade whose levels are its ruler's overdue levels (offset > 0,
+    the grade's grace days added: OCA cannot remind before the due date), email
+    channel, the invoice table in the mail, a mail template; the default grade's
+    policy is the company's, the other grades' are set on their customers, customers
+    never dunned get OCA's own "No follow" policy. Returns the policies to run."""
+    from odoo import Command
+
+    company = env.ref("base.main_company")
+    accounts = env["account.account"].search(
+        [("account_type", "=", "asset_receivable"), ("company_ids", "in", company.ids)]
+    )
+    # OCA's own template, without its PDF summary attachment (the Dunning Ruler
+    # reminders carry their invoice table in the body, no PDF).
+    base = env.ref("account_credit_control.email_template_credit_control_base")
+    template = base.copy({"name": "Bench: credit control email", "report_template_ids": [Command.clear()]})
+    no_follow = env.ref("account_credit_control.credit_control_no_follow")
+    policies = env["credit.control.policy"]
+    default_grade = company.dunning_default_grade_id
+    for grade in env["dunning.grade"].search([("company_id", "=", company.id)]):
+        if grade.no_dunning:
+            policy = no_follow
+        else:
+            levels = grade.ruler_id.level_ids.filtered(lambda lv: lv.offset_days > 0).sorted("sequence")
+            policy = policies.create(
+                {
+                    "name": f"Bench: {grade.name}",
+                    "account_ids": [Command.set(accounts.ids)],
+                    "level_ids": [
+                        Command.create(
+                            {
+                                "name": level.name,
+                                "level": n,
+                                "computation_mode": "net_days",
+                                "delay_days": level.offset_days + grade.grace_days,
+                                "channel": "email",
+                                "email_template_id": template.id,
+                                "custom_text": level.name,
+                                "custom_mail_text": f"<p>{level.name}: the invoices below are overdue.</p>",
+                                "mail_show_invoice_detail": True,
+                            }
+                        )
+                        for n, level in enumerate(levels, start=1)
+                    ],
+                }
+            )
+            policies |= policy
+        if grade == default_grade:
+            company.credit_policy_id = policy
+        else:
+            customers = env["res.partner"].search([("dunning_grade_id", "=", grade.id)])
+            customers.credit_policy_id = policy
+    return policies | no_follow
+
+
+def section_oca(registry, args, out):
+    """OCA account_credit_control on the same data: a credit control run
+    (``generate_credit_lines``, the "Compute Credit Control Lines" button), "Set to
+    ready all" and "Run channel action" (communications aggregated per customer,
+    level and currency, one email each from the level's template), each step
+    committed like the UI's request. Emails are queued, not sent (as the Dunning
+    Ruler run queues them): without ``mail_notify_force_send=False`` Odoo would send
+    each communication's email over SMTP right after the commit."""
+    from odoo import Command
+
+    with registry.cursor() as cr:
+        env = _env(cr)
+        policies = _oca_setup(env)
+        cr.commit()
+    steps = {}
+    cpu0 = _cpu_s(registry)
+    rss0 = _maxrss_mb()
+    q0 = _sql_count()
+    t_all = time.perf_counter()
+    with _time_spent() as spent, registry.cursor() as cr:
+        env = _env(cr, {"mail_notify_force_send": False})
+        t0 = time.perf_counter()
+        run = env["credit.control.run"].create({"date": AS_OF, "policy_ids": [Command.set(policies.ids)]})
+        run.generate_credit_lines()
+        cr.commit()
+        steps["policy_run_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        run.set_to_ready_lines()
+        cr.commit()
+        steps["set_ready_s"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        run.run_channel_action()
+        cr.commit()
+        steps["communications_s"] = time.perf_counter() - t0
+    oca = {"wall_s": time.perf_counter() - t_all, **steps}
+    cpu1 = _cpu_s(registry)
+    if cpu0 is not None and cpu1 is not None:
+        oca["cpu_s"] = cpu1 - cpu0
+    oca["time_spent"] = dict(spent)
+    oca["queries"] = _sql_count() - q0
+    oca["rss_growth_mb"] = _maxrss_mb() - rss0
+    with registry.cursor() as cr:
+        cr.execute(
+            "SELECT count(*), count(*) FILTER (WHERE channel = 'email'), "
+            "count(DISTINCT commercial_partner_id), count(DISTINCT invoice_id), "
+            "count(*) FILTER (WHERE state = 'queued') FROM credit_control_line"
+        )
+        keys = ("lines", "email_lines", "partners", "invoices", "lines_queued")
+        oca.update(zip(keys, cr.fetchone(), strict=True))
+        cr.execute(
+            "SELECT count(DISTINCT c.id), count(DISTINCT c.id) FILTER (WHERE l.channel = 'email') "
+            "FROM credit_control_communication c JOIN credit_control_line l ON l.communication_id = c.id"
+        )
+        oca["communications"], oca["email_communications"] = cr.fetchone()
+        cr.execute(
+            "SELECT count(*) FROM mail_mail mm JOIN mail_message m ON m.id = mm.mail_message_id "
+            "WHERE m.model = 'credit.control.communication' AND mm.state = 'outgoing'"
+        )
+        oca["mails_queued"] = cr.fetchone()[0]
+    out["oca"] = oca
+
+
+def _fmt_s(seconds):
+    return "-" if seconds is None else f"{seconds:.1f}"
+
+
+def _oca_report_lines(size, out):
+    """The Dunning Ruler run and OCA's side by side, and the target (issue 16)."""
+    o, s = out["oca"], out.get("summary") or {}
+    lines = [f"OCA account_credit_control on the same {size} invoices (emails queued, not sent):"]
+    lines.append(
+        f"     policy run {o['policy_run_s']:.1f} s + set to ready {o['set_ready_s']:.1f} s"
+        f" + communications and emails {o['communications_s']:.1f} s = {o['wall_s']:.1f} s wall,"
+        f" {o['queries']} SQL queries, peak RSS +{o['rss_growth_mb']:.0f} MB"
+    )
+    spent = o.get("time_spent") or {}
+    if spent:
+        parts = [
+            ("PostgreSQL", spent.get("sql", 0.0)),
+            ("sanitising", spent.get("sanitize", 0.0)),
+            ("QWeb", spent.get("qweb", 0.0)),
+        ]
+        parts.append(("the rest", o["wall_s"] - sum(t for _n, t in parts)))
+        lines.append(
+            "     where the time goes: "
+            + ", ".join(f"{n} {t:.1f} s ({t / o['wall_s']:.0%})" for n, t in parts)
+        )
+    width = 16
+    ours_queued = out["emails_done"] - out["emails_without_mail"] if "emails_done" in out else "-"
+    lines.append(f"     {'':<{width}} {'Dunning Ruler':>14} {'OCA':>10}")
+    rows = [
+        ("wall time (s)", f"{out['run_s']:.1f}" if "run_s" in out else "-", f"{o['wall_s']:.1f}"),
+        ("processor (s)", _fmt_s(out.get("run_cpu_s")), _fmt_s(o.get("cpu_s"))),
+        ("customers", s.get("partners", "-"), o["partners"]),
+        ("invoices", s.get("invoices", "-"), o["invoices"]),
+        ("events / lines", s.get("events", "-"), o["lines"]),
+        ("email messages", out.get("emails_done", "-"), o["email_communications"]),
+        ("emails queued", ours_queued, o["mails_queued"]),
+        ("no address", out.get("emails_failed", "-"), o["communications"] - o["email_communications"]),
+    ]
+    for label, ours, theirs in rows:
+        lines.append(f"     {label:<{width}} {ours!s:>14} {theirs!s:>10}")
+    if out.get("run_s"):
+        # Judged on wall time over the same data. The work differs: OCA's first run
+        # gives every overdue installment its first level only (a level needs the
+        # previous one sent), the ruler catches up and also reminds before the due
+        # date; the time per email queued is printed beside it.
+        ratio = o["wall_s"] / out["run_s"]
+        met = "met" if ratio >= TARGET_OCA_RATIO else "NOT met"
+        target = f"at least {TARGET_OCA_RATIO}x faster than OCA credit control"
+        per_email = ""
+        if isinstance(ours_queued, int) and ours_queued and o["mails_queued"]:
+            ours_ms, theirs_ms = out["run_s"] / ours_queued * 1000, o["wall_s"] / o["mails_queued"] * 1000
+            per_email = (
+                f"; per email queued {ours_ms:.1f} ms vs {theirs_ms:.1f} ms ({theirs_ms / ours_ms:.1f}x)"
+            )
+        cpu = ""
+        if out.get("run_cpu_s") and o.get("cpu_s"):
+            cpu = f"; processor time {o['cpu_s'] / out['run_cpu_s']:.1f}x"
+        lines.append(f"targets: {target}: {met} on wall time ({ratio:.1f}x){cpu}{per_email}")
+    return lines
+
+
 SECTIONS = {
     "selection": section_selection,
     "steady": section_steady,
@@ -796,6 +1017,8 @@ SECTIONS = {
     "helper": section_helper,
     "parallel": section_parallel,
     "outbox": section_outbox,
+    "oca_run": section_oca_run,
+    "oca": section_oca,
 }
 
 
@@ -910,6 +1133,8 @@ def report(size, out):
                 f"{p['restricted_users']} users restricted, {p.get('retry', 0)} left for retry, "
                 f"{p.get('attention', 0)} need attention{sample}"
             )
+    if "oca" in out:
+        print("\n".join(_oca_report_lines(size, out)))
     # A transient failure is retried by the next outbox run: shown, not a failure.
     ok = all(
         p["done"] == p["sent"] == p["restricted_users"] == p["calls"] - p.get("retry", 0)

@@ -86,3 +86,57 @@ def test_steady_state_reports_median_and_worst_day(capsys):
         in printed
     )
     assert "target under 5 s per day: NOT met" in printed
+
+
+def test_oca_side_by_side(capsys):
+    # --mode oca: the Dunning Ruler run's figures and OCA's, side by side, and issue
+    # 16's target (OCA's wall time at least 20x the run's).
+    oca = {
+        "wall_s": 500.0,
+        "cpu_s": 450.0,
+        "policy_run_s": 100.0,
+        "set_ready_s": 50.0,
+        "communications_s": 350.0,
+        "queries": 90000,
+        "rss_growth_mb": 300.0,
+        "time_spent": {"sql": 200.0, "sanitize": 50.0, "qweb": 50.0},
+        "partners": 1900,
+        "invoices": 8000,
+        "lines": 8000,
+        "communications": 1920,
+        "email_communications": 1900,
+        "mails_queued": 1900,
+    }
+    out = {
+        "run_s": 25.0,
+        "run_cpu_s": 30.0,
+        "queries": 397,
+        "summary": {
+            "partners": 2000,
+            "invoices": 9000,
+            "events": 13860,
+            "done": 4000,
+            "skipped": 9830,
+            "failed": 30,
+        },
+        "emails_done": 3878,
+        "emails_without_mail": 0,
+        "emails_failed": 30,
+        "oca": oca,
+    }
+    lines = bench._oca_report_lines(10_000, out)
+    assert "= 500.0 s wall" in lines[1]
+    assert "where the time goes: PostgreSQL 200.0 s (40%)" in lines[2]
+    table = {line.split()[0]: line.split()[-2:] for line in lines[4:-1]}
+    assert table["wall"] == ["25.0", "500.0"]
+    assert table["emails"] == ["3878", "1900"]  # queued
+    assert table["processor"] == ["30.0", "450.0"]  # this process and its PostgreSQL backends
+    assert lines[-1] == (
+        "targets: at least 20x faster than OCA credit control: met on wall time (20.0x); "
+        "processor time 15.0x; per email queued 6.4 ms vs 263.2 ms (40.8x)"
+    )
+    out["run_s"] = 26.0
+    assert "NOT met on wall time (19.2x)" in bench._oca_report_lines(10_000, out)[-1]
+    # report() prints it with the rest, RESULT about correctness only.
+    assert bench.report(10_000, out)
+    assert "OCA account_credit_control on the same 10000 invoices" in capsys.readouterr().out
