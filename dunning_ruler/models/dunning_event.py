@@ -503,14 +503,11 @@ class DunningEvent(models.Model):
         events = (self | self.merged_ids).sudo()
         return events.fee_ids.sorted(lambda fee: (fee.move_id.id, fee.id))
 
-    # ------------------------------------------------------------------
-    # Level action "hand over"
-    # ------------------------------------------------------------------
-    def _dunning_action_handover(self):
-        """Hand the customers' overdue invoices to the level's agency, and email it a summary."""
-        Handover = self.env["dunning.handover"].sudo()
-        # Every dunnable overdue installment of the customers (the run that executes
-        # this level checked their hold and grade).
+    def _dunning_executed_lines_by_customer(self):
+        """{(customer, company): installments} of the customers of these events: every
+        dunnable installment due by the latest event date (not in dispute, handed over
+        or arranged), read in one query. The hold and the grade are not checked again:
+        the run that executed these events' levels did."""
         engine = self.env["dunning.engine"]
         engine._flush_dunnable()
         self.env.cr.execute(
@@ -524,9 +521,18 @@ class DunningEvent(models.Model):
             )
         )
         lines = self.env["account.move.line"].sudo().browse(row[0] for row in self.env.cr.fetchall())
-        overdue = defaultdict(lambda: lines.browse())
+        by_customer = defaultdict(lambda: lines.browse())
         for line in lines:
-            overdue[line.move_id.commercial_partner_id.id, line.company_id.id] |= line
+            by_customer[line.move_id.commercial_partner_id.id, line.company_id.id] |= line
+        return by_customer
+
+    # ------------------------------------------------------------------
+    # Level action "hand over"
+    # ------------------------------------------------------------------
+    def _dunning_action_handover(self):
+        """Hand the customers' overdue invoices to the level's agency, and email it a summary."""
+        Handover = self.env["dunning.handover"].sudo()
+        overdue = self._dunning_executed_lines_by_customer()
         vals_list, events = [], []
         for event in self:
             moves = event.invoice_ids.filtered(lambda m: not m.dunning_handover_id)
@@ -592,24 +598,7 @@ class DunningEvent(models.Model):
         one search for the whole batch."""
         if not self:
             return {}
-        # The dunnable installments (not in dispute, handed over or arranged); the
-        # hold and the grade were the run's to check: the letter's level was executed.
-        engine = self.env["dunning.engine"]
-        engine._flush_dunnable()
-        self.env.cr.execute(
-            engine._dunnable_lines_sql(
-                SQL("aml.id"),
-                company_ids=self.company_id.ids,
-                partner_ids=self.partner_id.ids,
-                due_until=max(self.mapped("date")),
-                include_held=True,
-                include_undunned=True,
-            )
-        )
-        lines = self.env["account.move.line"].sudo().browse(row[0] for row in self.env.cr.fetchall())
-        by_key = defaultdict(lambda: lines.browse())
-        for line in lines:
-            by_key[(line.move_id.commercial_partner_id.id, line.company_id.id)] |= line
+        by_key = self._dunning_executed_lines_by_customer()
         result = {}
         for event in self:
             candidates = by_key[(event.partner_id.id, event.company_id.id)].filtered(
