@@ -88,6 +88,11 @@ class DunningCommon(AccountTestInvoicingCommon):
         return partner
 
     @classmethod
+    def _level(cls, offset, ruler=None):
+        """The level of ``ruler`` (default: the standard test ruler) at ``offset`` days."""
+        return (ruler or cls.ruler).level_ids.filtered(lambda lvl: lvl.offset_days == offset)
+
+    @classmethod
     def _create_user(cls, login, name, group_xmlid, **values):
         """A user of the test company only, in one group; ``values``: more of its values."""
         return (

@@ -8,9 +8,6 @@ from .common import DunningCommon
 
 @tagged("post_install", "-at_install")
 class TestLevelConditions(DunningCommon):
-    def _level(self, offset):
-        return self.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == offset)
-
     def test_min_overdue_total_skips_and_never_refires(self):
         self._level(10).condition_min_amount = 500.0
         big = self._create_customer("Customer Big")

@@ -20,9 +20,6 @@ class TestOneDefinition(DunningCommon):
         super().setUpClass()
         cls.agency = cls.env["res.partner"].create({"name": "Agency", "email": "files@agency.example.com"})
 
-    def _level(self, offset, ruler=None):
-        return (ruler or self.ruler).level_ids.filtered(lambda lvl: lvl.offset_days == offset)
-
     def _open_invoices(self, partner):
         return self.env["account.move"].search(
             [
@@ -280,7 +277,7 @@ class TestCompanyScope(DunningCommon):
         )
 
     def test_customer_filter_never_matches_through_another_company(self):
-        level = self.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 3)
+        level = self._level(3)
         level.condition_partner_domain = "[('invoice_ids.amount_total', '>', 5000)]"
         big_elsewhere = self._create_customer("Customer Big Elsewhere")
         self._invoice(big_elsewhere, 100.0)
@@ -305,7 +302,7 @@ class TestCompanyScope(DunningCommon):
         supervisor = self._create_user(
             "filter_sup", "Filter Supervisor", "dunning_ruler.group_dunning_supervisor"
         )
-        level = self.ruler.level_ids.filtered(lambda lvl: lvl.offset_days == 10)
+        level = self._level(10)
         # Mail servers are for administrators: a supervisor's filter cannot peek at them.
         with self.assertRaises(ValidationError):
             level.with_user(

@@ -10,9 +10,6 @@ from .common import DunningCommon
 
 @tagged("post_install", "-at_install")
 class TestOneNotice(DunningCommon):
-    def _level(self, offset, ruler=None):
-        return (ruler or self.ruler).level_ids.filtered(lambda lvl: lvl.offset_days == offset)
-
     def _comments(self, partner=None):
         return self.env["mail.message"].search(
             [
