@@ -92,6 +92,11 @@ class DunningCommon(AccountTestInvoicingCommon):
         """The level of ``ruler`` (default: the standard test ruler) at ``offset`` days."""
         return (ruler or cls.ruler).level_ids.filtered(lambda lvl: lvl.offset_days == offset)
 
+    @staticmethod
+    def _payment_term_lines(invoices):
+        """The installments (payment term journal items) of ``invoices``."""
+        return invoices.line_ids.filtered(lambda line: line.display_type == "payment_term")
+
     @classmethod
     def _create_user(cls, login, name, group_xmlid, **values):
         """A user of the test company only, in one group; ``values``: more of its values."""

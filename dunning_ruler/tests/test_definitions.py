@@ -61,9 +61,6 @@ class TestOneDefinition(DunningCommon):
         plan.action_confirm()
         return plan
 
-    def _payment_term_lines(self, invoices):
-        return invoices.line_ids.filtered(lambda line: line.display_type == "payment_term")
-
     def test_vip_next_level_leaves_out_the_invoice_within_grace_days(self):
         """The reported case: "send the next level now" proposed the block level for
         both invoices of a VIP customer (5 grace days), one of them 4 days late."""

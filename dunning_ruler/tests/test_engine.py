@@ -155,9 +155,7 @@ class TestDunningEngine(DunningCommon):
             }
         )
         invoice = self._invoice(self.customer, 1000.0, payment_term=term, invoice_date=self.DUE)
-        first, second = invoice.line_ids.filtered(lambda line: line.display_type == "payment_term").sorted(
-            "date_maturity"
-        )
+        first, second = self._payment_term_lines(invoice).sorted("date_maturity")
         self.assertEqual(second.date_maturity, self.DUE + timedelta(days=30))
         self._run(self.DUE + timedelta(days=3))
         event = self._events(state="done")

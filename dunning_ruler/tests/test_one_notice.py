@@ -105,9 +105,7 @@ class TestOneNotice(DunningCommon):
         missed = self._events(state="skipped")
         self.assertEqual(len(missed), 1)
         self.assertEqual(missed.skipped_level_ids, self._level(-2) | self._level(0) | self._level(3))
-        self.assertEqual(
-            missed.line_ids, invoice.line_ids.filtered(lambda ln: ln.display_type == "payment_term")
-        )
+        self.assertEqual(missed.line_ids, self._payment_term_lines(invoice))
         # The invoice's history and the effectiveness report: reached "Final" only.
         self.assertEqual(invoice.dunning_event_ids, done | missed)
         report = self.env["dunning.effectiveness"].search([("partner_id", "=", self.customer.id)])
