@@ -146,26 +146,12 @@ class DunningEvent(models.Model):
         whatever its due date, and the event's own ones still open: one query for the
         events being rendered together."""
         events = self.filtered(lambda e: e.partner_id and e.company_id)
-        by_key = defaultdict(list)
-        if events:
-            engine = self.env["dunning.engine"]
-            engine._flush_dunnable()
-            # The run checked the hold and the grade when it executed the level.
-            self.env.cr.execute(
-                engine._dunnable_lines_sql(
-                    SQL("aml.id, aml.company_id, m.commercial_partner_id"),
-                    company_ids=events.company_id.ids,
-                    partner_ids=events.partner_id.ids,
-                    include_held=True,
-                    include_undunned=True,
-                )
-            )
-            for line_id, company_id, partner_id in self.env.cr.fetchall():
-                by_key[partner_id, company_id].append(line_id)
+        by_key = events._dunning_executed_lines_by_customer() if events else {}
         Line = self.env["account.move.line"]
         for event in self:
             own = [line.id for line in event.line_ids if not line.reconciled]
-            ids = dict.fromkeys(by_key.get((event.partner_id.id, event.company_id.id), []) + own)
+            listed = by_key.get((event.partner_id.id, event.company_id.id))
+            ids = dict.fromkeys((listed.ids if listed else []) + own)
             event.notice_line_ids = Line.browse(ids)
 
     @api.depends("invoice_ids")
@@ -503,27 +489,29 @@ class DunningEvent(models.Model):
         events = (self | self.merged_ids).sudo()
         return events.fee_ids.sorted(lambda fee: (fee.move_id.id, fee.id))
 
-    def _dunning_executed_lines_by_customer(self):
+    def _dunning_executed_lines_by_customer(self, due_until=None):
         """{(customer, company): installments} of the customers of these events: every
-        dunnable installment due by the latest event date (not in dispute, handed over
-        or arranged), read in one query. The hold and the grade are not checked again:
-        the run that executed these events' levels did."""
+        dunnable installment (not in dispute, handed over or arranged), due by
+        ``due_until`` when given, read in one query. The hold and the grade are not
+        checked again: the run that executed these events' levels did."""
         engine = self.env["dunning.engine"]
         engine._flush_dunnable()
         self.env.cr.execute(
             engine._dunnable_lines_sql(
-                SQL("aml.id"),
+                SQL("aml.id, aml.company_id, m.commercial_partner_id"),
                 company_ids=self.company_id.ids,
                 partner_ids=self.partner_id.ids,
-                due_until=max(self.mapped("date")),
+                due_until=due_until,
                 include_held=True,
                 include_undunned=True,
             )
         )
-        lines = self.env["account.move.line"].sudo().browse(row[0] for row in self.env.cr.fetchall())
-        by_customer = defaultdict(lambda: lines.browse())
-        for line in lines:
-            by_customer[line.move_id.commercial_partner_id.id, line.company_id.id] |= line
+        ids = defaultdict(list)
+        for line_id, company_id, partner_id in self.env.cr.fetchall():
+            ids[partner_id, company_id].append(line_id)
+        Line = self.env["account.move.line"].sudo()
+        by_customer = defaultdict(Line.browse)
+        by_customer.update({key: Line.browse(line_ids) for key, line_ids in ids.items()})
         return by_customer
 
     # ------------------------------------------------------------------
@@ -532,7 +520,7 @@ class DunningEvent(models.Model):
     def _dunning_action_handover(self):
         """Hand the customers' overdue invoices to the level's agency, and email it a summary."""
         Handover = self.env["dunning.handover"].sudo()
-        overdue = self._dunning_executed_lines_by_customer()
+        overdue = self._dunning_executed_lines_by_customer(due_until=max(self.mapped("date")))
         vals_list, events = [], []
         for event in self:
             moves = event.invoice_ids.filtered(lambda m: not m.dunning_handover_id)
@@ -598,7 +586,7 @@ class DunningEvent(models.Model):
         one search for the whole batch."""
         if not self:
             return {}
-        by_key = self._dunning_executed_lines_by_customer()
+        by_key = self._dunning_executed_lines_by_customer(due_until=max(self.mapped("date")))
         result = {}
         for event in self:
             candidates = by_key[(event.partner_id.id, event.company_id.id)].filtered(
