@@ -4,12 +4,14 @@ the ORM as that user, and what the pull route and the failure texts give away.""
 
 import hashlib
 import json
+import pathlib
 import socket
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 from freezegun import freeze_time
 
+import odoo
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
 from odoo.tests import HttpCase, JsonRpcException, tagged
@@ -256,8 +258,16 @@ class TestPullToken(AccessRpcCase):
             .search([("pull_token_hash", "=", hashlib.sha256(b"demo-pull-token").hexdigest())])
         )
         self.assertEqual(known, demo or known.browse())
-        if demo:
-            self.assertTrue(demo.pull_token_hash, "the demo data's token, hashed")
+        # The only file naming the demo token is loaded as demo data, never as data.
+        manifest = odoo.modules.module.get_manifest("dunning_ruler_access")
+        addon_dir = odoo.modules.module.get_module_path("dunning_ruler_access")
+        naming = {
+            path
+            for path in manifest["data"] + manifest["demo"]
+            if "demo-pull-token" in pathlib.Path(addon_dir, path).read_text()
+        }
+        self.assertEqual(naming, {"demo/dunning_access_platform_demo.xml"})
+        self.assertTrue(naming <= set(manifest["demo"]))
 
     def test_non_ascii_tokens_are_refused_not_crashed(self):
         self.platform.pull_token = "pull-secret"
