@@ -518,6 +518,5 @@ class DunningAccessBinding(models.Model):
         Call._recover_expired_leases()
         bindings = self.sudo().search([("platform_id.active", "=", True)])
         bindings._sync(why=self.env._("Scheduled check"))
-        self._requeue_diverged()
         Call._purge_old_calls()
         self.env["dunning.access.platform"].sudo().process_outbox()

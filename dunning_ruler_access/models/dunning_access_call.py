@@ -3,8 +3,10 @@ import logging
 from datetime import timedelta
 
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError
+from odoo.exceptions import UserError
 from odoo.tools import SQL
+
+from .dunning_access_platform import check_access_manager
 
 _logger = logging.getLogger(__name__)
 
@@ -350,13 +352,9 @@ class DunningAccessCall(models.Model):
         self.filtered(lambda c: c.state in ("pending", "attention")).sudo().write({"state": "cancelled"})
 
     def _check_supervisor(self):
-        # Same rule as the platform's actions (dunning_access_platform.check_access_manager).
-        if not (
-            self.env.su
-            or self.env.user.has_group("dunning_ruler.group_dunning_supervisor")
-            or self.env.user.has_group("base.group_system")
-        ):
-            raise AccessError(self.env._("Only dunning supervisors can retry or cancel platform calls."))
+        check_access_manager(
+            self.env, self.env._("Only dunning supervisors can retry or cancel platform calls.")
+        )
 
     @api.model
     def _recover_expired_leases(self):
