@@ -23,6 +23,7 @@ import logging
 import os
 import random
 import resource
+import shutil
 import sys
 import threading
 import time
@@ -748,8 +749,7 @@ def section_steady(registry, args, out):
 
     with registry.cursor() as cr:
         _env(cr)["ir.config_parameter"].set_param("dunning_ruler.parallel_workers", args.workers)
-    stop = tempfile.NamedTemporaryFile(suffix=".stop", delete=False).name
-    os.unlink(stop)
+    stop = os.path.join(tempfile.mkdtemp(prefix="dunning_steady_"), "stop")
     helpers = []
     for _n in range(args.workers - 1):
         cmd = [sys.executable, os.path.abspath(__file__), "-c", args.config, "-d", args.database, "run"]
@@ -769,7 +769,8 @@ def section_steady(registry, args, out):
             with registry.cursor() as cr:
                 while True:
                     cr.execute(
-                        "SELECT count(*) FROM dunning_run_batch WHERE state = 'pending' AND as_of = %s", (day,)
+                        "SELECT count(*) FROM dunning_run_batch WHERE state = 'pending' AND as_of = %s",
+                        (day,),
                     )
                     if not cr.fetchone()[0]:
                         break
@@ -812,7 +813,7 @@ def section_steady(registry, args, out):
             pass
         for helper in helpers:
             helper.wait(timeout=600)
-        os.unlink(stop)
+        shutil.rmtree(os.path.dirname(stop))
     out["steady"] = days
     out["steady_workers"] = args.workers
 
@@ -840,7 +841,9 @@ def _report_steady(out):
         else sum(times[len(times) // 2 - 1 : len(times) // 2 + 1]) / 2
     )
     worst = max(days, key=lambda d: d["s"])
-    batches = f", {worst['batches']} batches by {worst['batch_workers']} workers" if "batches" in worst else ""
+    batches = ""
+    if "batches" in worst:
+        batches = f", {worst['batches']} batches by {worst['batch_workers']} workers"
     print(
         f"steady state: {len(days)} daily runs after the first, "
         f"{out.get('steady_workers', 1)} worker(s) (the scheduled action and its helpers): "
