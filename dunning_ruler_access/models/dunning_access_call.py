@@ -71,7 +71,8 @@ class DunningAccessCall(models.Model):
     http_status = fields.Integer(string="HTTP Status", readonly=True)
     response = fields.Text(readonly=True)
     error = fields.Text(readonly=True)
-    reason = fields.Text(string="Why", readonly=True)
+    # Written in every installed language (dunning_ruler/tools/i18n.py): read in the reader's.
+    reason = fields.Text(string="Why", readonly=True, translate=True)
     user_id = fields.Many2one(
         "res.users", string="Queued By", default=lambda self: self.env.user, readonly=True
     )
