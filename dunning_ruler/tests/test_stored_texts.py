@@ -80,7 +80,7 @@ class TestStoredTexts(DunningCommon):
         self.assertEqual(len(missed), 1)
         self.assertIn("Missed run: a higher level was due", missed.failure_reason)
         pt = self._read(missed, "failure_reason", "pt_BR")[0]
-        self.assertTrue(pt.startswith("Execução perdida: um nível mais alto vencia ao mesmo tempo"), pt)
+        self.assertTrue(pt.startswith("Execução perdida: uma etapa mais alta vencia ao mesmo tempo"), pt)
         self.assertIn("Antes do vencimento (", pt)
         es = self._read(missed, "failure_reason", "es_ES")[0]
         self.assertTrue(es.startswith("Ejecución perdida:"), es)
@@ -93,11 +93,17 @@ class TestStoredTexts(DunningCommon):
         merged = self._events(level_id=self._level(3).id, channel="email", date=self.DUE + timedelta(days=15))
         self.assertTrue(merged.merged_into_id)
         self.assertEqual(self._read(merged, "message", "pt_BR"), ["<p>Incluído no lembrete “Restrição”.</p>"])
-        self.assertEqual(self._read(merged, "message", "es_ES"), ["<p>Incluido en el recordatorio “Restricción”.</p>"])
-        self.assertEqual(self._read(merged, "message", "en_US"), ["<p>Included in the “Restrict” reminder.</p>"])
+        self.assertEqual(
+            self._read(merged, "message", "es_ES"), ["<p>Incluido en el recordatorio “Restricción”.</p>"]
+        )
+        self.assertEqual(
+            self._read(merged, "message", "en_US"), ["<p>Included in the “Restrict” reminder.</p>"]
+        )
 
     def test_failure_and_activity_texts_in_reader_language(self):
-        agent = self._create_user("texts_agent", "Texts agent", "dunning_ruler.group_dunning_agent", lang="pt_BR")
+        agent = self._create_user(
+            "texts_agent", "Texts agent", "dunning_ruler.group_dunning_agent", lang="pt_BR"
+        )
         level = self._level(3)
         level.write(
             {
@@ -116,7 +122,8 @@ class TestStoredTexts(DunningCommon):
         email = self._events(level_id=level.id, channel="email")
         self.assertEqual(email.state, "failed")
         self.assertEqual(
-            self._read(email, "failure_reason", "es_ES"), ["Customer Standard no tiene dirección de correo electrónico."]
+            self._read(email, "failure_reason", "es_ES"),
+            ["Customer Standard no tiene dirección de correo electrónico."],
         )
         self.assertEqual(
             self._read(email, "failure_reason", "pt_BR"), ["Customer Standard não tem endereço de e-mail."]
@@ -128,8 +135,10 @@ class TestStoredTexts(DunningCommon):
         self.assertEqual(activity.summary, "Ligar para o cliente")
         self.assertIn("1 fatura(s)", activity.with_context(lang="en_US").note)
         self.assertEqual(
-            self._read(activity_event, "message", "es_ES"), ["<p>Actividad “Llamar al cliente” para Texts agent.</p>"]
+            self._read(activity_event, "message", "es_ES"),
+            ["<p>Actividad “Llamar al cliente” para Texts agent.</p>"],
         )
         self.assertEqual(
-            self._read(activity_event, "message", "en_US"), ["<p>Activity “Call the customer” for Texts agent.</p>"]
+            self._read(activity_event, "message", "en_US"),
+            ["<p>Activity “Call the customer” for Texts agent.</p>"],
         )
