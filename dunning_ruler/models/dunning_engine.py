@@ -918,7 +918,10 @@ class DunningEngine(models.AbstractModel):
                     continue
                 message = Format(
                     Markup("<p>%s</p>"),
-                    _lt("Included in the “%(level)s” reminder.", level=field_text(levels.browse(top.level_id), "name")),
+                    _lt(
+                        "Included in the “%(level)s” reminder.",
+                        level=field_text(levels.browse(top.level_id), "name"),
+                    ),
                 )
                 merged_rows.append(
                     (values(step, channel, message=message), step.line_ids, step.move_ids, key)
@@ -1000,7 +1003,9 @@ class DunningEngine(models.AbstractModel):
             detail = Join(
                 "; ",
                 (
-                    Format("%s (%s)", level_names[s.level_id], ", ".join(names[m] or str(m) for m in s.move_ids))
+                    Format(
+                        "%s (%s)", level_names[s.level_id], ", ".join(names[m] or str(m) for m in s.move_ids)
+                    )
                     for s in group
                 ),
             )
@@ -1018,7 +1023,9 @@ class DunningEngine(models.AbstractModel):
             vals = values(
                 summary,
                 "none",
-                failure_reason=_lt("Missed run: a higher level was due at the same time, not sent: %s.", detail),
+                failure_reason=_lt(
+                    "Missed run: a higher level was due at the same time, not sent: %s.", detail
+                ),
             )
             vals["name"] = self.env["dunning.event"]._dunning_event_name(
                 self.env["res.partner"].browse(summary.partner_id), self.env["dunning.level"], vals["date"]

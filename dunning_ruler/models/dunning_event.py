@@ -427,7 +427,8 @@ class DunningEvent(models.Model):
             vals_list.append(
                 {
                     "activity_type_id": level.activity_type_id.id,
-                    "summary": level.with_env(as_user.env).activity_summary or level.with_env(as_user.env).name,
+                    "summary": level.with_env(as_user.env).activity_summary
+                    or level.with_env(as_user.env).name,
                     "automated": True,
                     "note": as_user.env._(
                         "%(count)s invoice(s), %(total)s owed.",
@@ -467,7 +468,9 @@ class DunningEvent(models.Model):
                     events,
                     {
                         "state": "failed",
-                        "failure_reason": _lt("Action “%s” is not available: is its module installed?", action),
+                        "failure_reason": _lt(
+                            "Action “%s” is not available: is its module installed?", action
+                        ),
                     },
                 )
                 continue

@@ -41,7 +41,7 @@ class _Rendered(LazyGettext):
         return f"{type(self).__name__}({self._translate('en_US')!r})"
 
 
-class field_text(_Rendered):  # noqa: N801 (used as a function)
+class field_text(_Rendered):
     """The value of a translated field of ``record`` in the language being rendered."""
 
     __slots__ = ("_fname", "_record")

@@ -291,7 +291,9 @@ class DunningAccessBinding(models.Model):
         queued = self.env["dunning.access.call"]
         for binding, (target, reason) in targets.items():
             event = (events or {}).get(binding)
-            queued |= binding._set_desired(target, reason if not why else Format("%s: %s", why, reason), event=event)
+            queued |= binding._set_desired(
+                target, reason if not why else Format("%s: %s", why, reason), event=event
+            )
         queued |= self._requeue_diverged(bindings.ids)
         if queued:
             self.env.ref("dunning_ruler_access.ir_cron_dunning_access_outbox").sudo()._trigger()

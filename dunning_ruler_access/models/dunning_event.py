@@ -47,7 +47,9 @@ class DunningEvent(models.Model):
             lines, refused = [], {}
             for binding in own:
                 target, reason = targets.get(binding, ("active", _lt("Platform archived")))
-                lines.append(Format("%s (%s): %s — %s", binding.platform_id.name, binding.external_ref, target, reason))
+                lines.append(
+                    Format("%s (%s): %s — %s", binding.platform_id.name, binding.external_ref, target, reason)
+                )
                 if TARGET_RANK[target] < TARGET_RANK[wanted]:
                     refused.setdefault(translations(self.env, reason)["en_US"], reason)
             texts[event.id] = {"message": Join("<br/>", lines)}

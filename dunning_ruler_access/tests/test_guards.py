@@ -29,17 +29,22 @@ class TestGuards(AccessCommon):
         binding = self._bind(vip, "602")
         self._invoice(vip, 5000.0)
         self.env["dunning.ruler"].with_context(lang="en_US").sudo().run_dunning(as_of=self._day(20))
-        self.assertEqual(binding.with_context(lang="en_US").state_reason, "Grade Vip is exempt from restriction")
         self.assertEqual(
-            binding.with_context(lang="pt_BR").state_reason, "A categoria Cliente preferencial é isenta de restrição"
+            binding.with_context(lang="en_US").state_reason, "Grade Vip is exempt from restriction"
         )
         self.assertEqual(
-            binding.with_context(lang="es_ES").state_reason, "La categoría Cliente preferente está exenta de restricción"
+            binding.with_context(lang="pt_BR").state_reason,
+            "A categoria Cliente preferencial é isenta de restrição",
+        )
+        self.assertEqual(
+            binding.with_context(lang="es_ES").state_reason,
+            "La categoría Cliente preferente está exenta de restricción",
         )
         event = self._events(vip, channel="action", level_id=self.level_restrict.id)
         self.assertEqual(event.state, "skipped")
         self.assertEqual(
-            event.with_context(lang="pt_BR").failure_reason, "A categoria Cliente preferencial é isenta de restrição"
+            event.with_context(lang="pt_BR").failure_reason,
+            "A categoria Cliente preferencial é isenta de restrição",
         )
         self.assertIn("La categoría Cliente preferente", event.with_context(lang="es_ES").message)
         # Searching in the reader's language finds the account.

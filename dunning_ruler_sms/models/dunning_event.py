@@ -26,7 +26,10 @@ DELIVERY_STATUSES = [
 def _pending_to_failed(events):
     write_texts(
         events,
-        {"state": "failed", "failure_reason": _lt("Message still waiting when the SMS module was uninstalled.")},
+        {
+            "state": "failed",
+            "failure_reason": _lt("Message still waiting when the SMS module was uninstalled."),
+        },
     )
 
 
@@ -101,7 +104,10 @@ class DunningEvent(models.Model):
             no_gateway = events.filtered(lambda e: not e.company_id._get_http_gateway("whatsapp"))
             write_texts(
                 no_gateway,
-                {"state": "failed", "failure_reason": _lt("No WhatsApp gateway is configured for this company.")},
+                {
+                    "state": "failed",
+                    "failure_reason": _lt("No WhatsApp gateway is configured for this company."),
+                },
             )
             events -= no_gateway
         events = events._dunning_phone_resolve_numbers()
@@ -264,7 +270,9 @@ class DunningEvent(models.Model):
             body = sms_normalize_text(body).strip()
             if not body:
                 event.state = "failed"
-                failures[event.id] = {"failure_reason": _lt("Template “%s” rendered an empty text.", template.name)}
+                failures[event.id] = {
+                    "failure_reason": _lt("Template “%s” rendered an empty text.", template.name)
+                }
                 continue
             recipient = event._dunning_recipient()
             # In the event's company: Odoo picks the SMS provider from the message's company.
@@ -334,12 +342,17 @@ class DunningEvent(models.Model):
             return
         today = fields.Date.context_today(self)
         paid = self.filtered(lambda e: e.line_ids and all(line.reconciled for line in e.line_ids))
-        write_texts(paid, {"state": "skipped", "failure_reason": _lt("Paid before the sending window opened.")})
+        write_texts(
+            paid, {"state": "skipped", "failure_reason": _lt("Paid before the sending window opened.")}
+        )
         held = (self - paid).filtered(
             lambda e: (hold := e.partner_id.with_company(e.company_id).dunning_hold_until) and hold > today
         )
         write_texts(
             held,
-            {"state": "skipped", "failure_reason": _lt("Customer put on hold before the sending window opened.")},
+            {
+                "state": "skipped",
+                "failure_reason": _lt("Customer put on hold before the sending window opened."),
+            },
         )
         (self - paid - held)._dunning_phone_skip_blacklisted()._dunning_phone_release()
