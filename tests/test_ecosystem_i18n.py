@@ -38,7 +38,7 @@ GLOSSARY = {
     "es": [
         (r"\blevels?\b", r"\betapa", "nivel"),
         (r"\bdunning\b", r"\bcobros?\b", "cobranza"),
-        (r"\binstallments?\b", r"\bvencimientos?\b", "cuota"),
+        (r"\binstallments\b", r"\bvencimientos\b", "cuota"),
         (r"\bgrades?\b", r"\b(clase|perfil)", "categoría"),
         (r"\bhand(-| )?overs?\b|\bhanded over\b", r"\b(traspaso|cesión)", "derivación"),
         (r"\barrangements?\b", r"\bacuerdo", "convenio"),
@@ -48,9 +48,22 @@ GLOSSARY = {
 }
 
 
+# and in English (the .pot files), one spelling: (other spelling, the one used)
+ENGLISH = [(r"\binstalments?\b", "installment"), (r"\be-mails?\b", "email"), (r"\bcanceled\b", "cancelled")]
+
+
 def glossary_problems(repo=REPO):
-    """[problem] of the .po files translating a glossary term another way."""
+    """[problem] of the .po files translating a glossary term another way, of the
+    .pot files spelling an English term another way."""
     problems = []
+    for path in sorted(repo.glob("*/i18n/*.pot")):
+        for entry in polib.pofile(str(path)):
+            msgid = PLACEHOLDER_RE.sub(" ", entry.msgid).lower()
+            problems += [
+                f"{path.relative_to(repo)}: {entry.msgid[:60]!r}: use “{word}”"
+                for other, word in ENGLISH
+                if re.search(other, msgid)
+            ]
     for path in sorted(repo.glob("*/i18n/*.po")):
         rules = GLOSSARY.get(path.stem, ())
         for entry in polib.pofile(str(path)):
@@ -123,10 +136,13 @@ class TestTranslations(TransactionCase):
     def test_glossary_check_can_fail(self):
         po = polib.POFile()
         po.append(polib.POEntry(msgid="Dunning level reached", msgstr="Nível de cobrança atingido"))
+        pot = polib.POFile()
+        pot.append(polib.POEntry(msgid="Instalment missed", msgstr=""))
         with tempfile.TemporaryDirectory() as tmp:
             (Path(tmp) / "addon" / "i18n").mkdir(parents=True)
             po.save(str(Path(tmp) / "addon" / "i18n" / "pt_BR.po"))
-            self.assertEqual(len(glossary_problems(Path(tmp))), 1)
+            pot.save(str(Path(tmp) / "addon" / "i18n" / "addon.pot"))
+            self.assertEqual(len(glossary_problems(Path(tmp))), 2)
 
     def test_po_files_load_into_odoo(self):
         """Odoo imports the catalogues: the core model's name is translated."""

@@ -601,7 +601,7 @@ class DunningEngine(models.AbstractModel):
             # A helper outside a scheduled action: the batches of a run under way, in this
             # transaction.
             return self._work_batches(summary)
-        # A missed instalment releases its invoices before the ladder is planned, so the
+        # A missed installment releases its invoices before the ladder is planned, so the
         # same run resumes their dunning; a kept plan keeps them out of it.
         self.env["dunning.arrangement"].sudo()._check_arrangements(as_of=as_of, company_ids=company_ids)
         candidates = self._candidate_partner_ids(as_of, company_ids, partner_ids)
@@ -683,7 +683,7 @@ class DunningEngine(models.AbstractModel):
             if under_way and partner_ids is None:
                 return under_way
             Batch.search([("state", "=", "pending"), ("as_of", "!=", as_of)]).write({"state": "cancelled"})
-            # A missed instalment releases its invoices before the ladder is planned, so
+            # A missed installment releases its invoices before the ladder is planned, so
             # the same run resumes their dunning; a kept plan keeps them out of it.
             self.env["dunning.arrangement"].sudo()._check_arrangements(as_of=as_of, company_ids=company_ids)
             candidates = self._candidate_partner_ids(as_of, company_ids, partner_ids)
