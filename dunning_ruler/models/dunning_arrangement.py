@@ -2,6 +2,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
+from ..tools.i18n import Format, _lt, is_text, write_texts
+
 
 class DunningArrangement(models.Model):
     """An agreed installment plan for some overdue invoices of a customer.
@@ -76,7 +78,7 @@ class DunningArrangement(models.Model):
         tracking=True,
         copy=False,
     )
-    broken_reason = fields.Char(readonly=True, copy=False)
+    broken_reason = fields.Char(readonly=True, copy=False, translate=True)  # every language: tools/i18n.py
     note = fields.Text()
 
     _LOCKED_FIELDS = frozenset({"partner_id", "company_id", "date_start", "invoice_ids", "line_ids"})
@@ -245,15 +247,17 @@ class DunningArrangement(models.Model):
         )
         self.env["account.move.line"].invalidate_model(["dunning_pause_days"])
         moves.sudo().write({"dunning_arrangement_id": False})
-        self.sudo().write({"state": state, "date_end": as_of, "broken_reason": reason})
+        write_texts(self.sudo(), {"state": state, "date_end": as_of, "broken_reason": reason})
         for plan in self:
-            plan._log(message if not reason else f"{message} {reason}")
+            plan._log(message if not reason else Format("%s %s", message, reason))
 
     def _log(self, body):
-        """Trace on the plan, the customer and as a dunning event."""
+        """Trace on the plan, the customer and as a dunning event (``body`` may be a
+        text in every language, tools/i18n.py: the chatter gets the current one)."""
         self.ensure_one()
-        self.message_post(body=body, message_type="notification")
-        self.partner_id._message_log(body=body)
+        text = body._translate(self.env.lang or "en_US") if is_text(body) else body
+        self.message_post(body=text, message_type="notification")
+        self.partner_id._message_log(body=text)
         self.env["dunning.event"]._dunning_create_manual(
             [
                 {
@@ -304,13 +308,14 @@ class DunningArrangement(models.Model):
                     if currency.compare_amounts(paid, running) < 0:
                         first = line
                         break
-                broken[plan] = self.env._(
+                broken[plan] = _lt(
                     "Installment of %(amount)s due on %(date)s missed (%(paid)s paid of %(due)s due).",
                     amount=first.amount,
                     date=first.date,
                     paid=currency.round(paid),
                     due=due,
                 )
-        fulfilled._release(as_of, "done", self.env._("Payment arrangement fulfilled."))
+        # Texts in every language (tools/i18n.py): the daily check runs as the superuser.
+        fulfilled._release(as_of, "done", _lt("Payment arrangement fulfilled."))
         for plan, reason in broken.items():
-            plan._release(as_of, "broken", self.env._("Payment arrangement broken: dunning resumes."), reason)
+            plan._release(as_of, "broken", _lt("Payment arrangement broken: dunning resumes."), reason)

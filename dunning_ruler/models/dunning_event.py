@@ -6,7 +6,7 @@ from odoo.tools import SQL
 from odoo.tools.misc import formatLang
 
 from ..tools.bulk import bulk_log
-from ..tools.i18n import _lt, field_text, set_texts, write_texts
+from ..tools.i18n import _lt, field_text, is_text, set_texts, write_texts
 from .dunning_mail_batch import Post
 
 CONTACT_TYPES = [("call", "Call"), ("reply", "Customer reply"), ("visit", "Visit"), ("other", "Other")]
@@ -168,7 +168,8 @@ class DunningEvent(models.Model):
         create manual events.
 
         Each dict holds the event's fields, at least ``partner_id``, ``company_id`` and
-        ``message``; ``invoice_ids`` and ``line_ids`` may be lists of ids. Unless given:
+        ``message`` (a string, or a text written in every language: tools/i18n.py);
+        ``invoice_ids`` and ``line_ids`` may be lists of ids. Unless given:
         dated today, channel ``manual``, state ``done``, origin ``manual``, done by the
         current user; the amount due and its currency are those of the installments
         (``line_ids``, else the open installments of ``invoice_ids``, as a run's
@@ -178,9 +179,11 @@ class DunningEvent(models.Model):
         Line = self.env["account.move.line"].sudo()
         Move = self.env["account.move"].sudo()
         today = fields.Date.context_today(self)
-        create_list = []
+        create_list, texts = [], []
         for vals in vals_list:
-            vals = dict(vals)
+            # texts in every language (tools/i18n.py), written once the events exist
+            texts.append({name: value for name, value in vals.items() if is_text(value)})
+            vals = {name: value for name, value in vals.items() if name not in texts[-1]}
             move_ids = list(vals.pop("invoice_ids", None) or [])
             line_ids = list(vals.pop("line_ids", None) or [])
             if "amount_due" not in vals:
@@ -208,7 +211,9 @@ class DunningEvent(models.Model):
                     "line_ids": [fields.Command.set(line_ids)],
                 }
             )
-        return self.sudo().create(create_list)
+        events = self.sudo().create(create_list)
+        set_texts(events, {event.id: text for event, text in zip(events, texts, strict=True) if text})
+        return events
 
     # ------------------------------------------------------------------
     # Helpers for templates (mail, sms, letters)

@@ -142,3 +142,28 @@ class TestStoredTexts(DunningCommon):
             self._read(activity_event, "message", "en_US"),
             ["<p>Activity “Call the customer” for Texts agent.</p>"],
         )
+
+    def test_broken_arrangement_reason_in_reader_language(self):
+        invoice = self._invoice(self.customer, 1000.0)
+        plan = self.env["dunning.arrangement"].create(
+            {
+                "partner_id": self.customer.id,
+                "date_start": self.DUE + timedelta(days=4),
+                "invoice_ids": [(6, 0, invoice.ids)],
+                "line_ids": [(0, 0, {"date": self.DUE + timedelta(days=10), "amount": 1000.0})],
+            }
+        )
+        plan.action_confirm()
+        self._cron_run(self.DUE + timedelta(days=11))
+        self.assertEqual(plan.state, "broken")
+        self.assertTrue(
+            plan.with_context(lang="en_US").broken_reason.startswith("Installment of 1000.0 due on")
+        )
+        self.assertTrue(plan.with_context(lang="es_ES").broken_reason.startswith("Cuota de 1000.0"))
+        event = self._events(channel="manual", date=self.DUE + timedelta(days=11))
+        self.assertIn(
+            "Acordo de pagamento descumprido: a cobrança é retomada.",
+            event.with_context(lang="pt_BR").message,
+        )
+        self.assertIn("Convenio de pago incumplido", event.with_context(lang="es_ES").message)
+        self.assertIn("Payment arrangement broken", event.with_context(lang="en_US").message)
