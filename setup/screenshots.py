@@ -175,8 +175,13 @@ def main():
         )
         if not body:
             raise RuntimeError("no reminder email with a statement link in the demo database")
-        page = '<html><body style="max-width: 760px; margin: 24px auto; font-family: sans-serif;">%s</body></html>'
-        b.call("Page.navigate", url="data:text/html;base64," + base64.b64encode((page % body).encode()).decode())
+        page = (
+            '<html><body style="max-width: 760px; margin: 24px auto; font-family: sans-serif;">'
+            "%s</body></html>"
+        )
+        b.call(
+            "Page.navigate", url="data:text/html;base64," + base64.b64encode((page % body).encode()).decode()
+        )
         b.wait_for("a[href*='/my/dunning/']")
         time.sleep(1)
         b.shot("reminder_email")

@@ -85,7 +85,9 @@ class DunningStatement(PortalAccount):
         website=True,
         sitemap=False,
     )
-    def portal_dunning_pay_overdue(self, partner_id, access_token=None, company_id=None, currency_id=None, **kw):
+    def portal_dunning_pay_overdue(
+        self, partner_id, access_token=None, company_id=None, currency_id=None, **kw
+    ):
         """Odoo's payment form for every overdue invoice of a company and currency."""
         partner = self._dunning_statement_partner(partner_id, access_token)
         company = self._dunning_company(company_id)

@@ -579,10 +579,12 @@ class ResPartner(models.Model):
         those in dispute are left out."""
         today = today or fields.Date.context_today(self)
         return self._dunning_statement_moves(company).filtered(
-            lambda m: m.currency_id == currency
-            and not m.dunning_excluded
-            and m.invoice_date_due
-            and m.invoice_date_due < today
+            lambda m: (
+                m.currency_id == currency
+                and not m.dunning_excluded
+                and m.invoice_date_due
+                and m.invoice_date_due < today
+            )
         )
 
     def _dunning_statement_values(self, company=None):
@@ -606,9 +608,13 @@ class ResPartner(models.Model):
                 "currency": currency,
                 "amount": amount,
                 "url": f"/my/dunning/{partner.id}/pay?"
-                + url_encode({"access_token": token, "company_id": group_company.id, "currency_id": currency.id}),
+                + url_encode(
+                    {"access_token": token, "company_id": group_company.id, "currency_id": currency.id}
+                ),
             }
-            for (group_company, currency), amount in sorted(groups.items(), key=lambda g: (g[0][0].id, g[0][1].name))
+            for (group_company, currency), amount in sorted(
+                groups.items(), key=lambda g: (g[0][0].id, g[0][1].name)
+            )
         ]
         # The promise is made to one company: the page's, else the only one owed.
         promise_company = company or (moves.company_id if len(moves.company_id) == 1 else None)

@@ -125,7 +125,9 @@ class TestDunningEngine(DunningCommon):
         self.assertIn("due in 17 day(s)", body)
         token = self.customer.sudo().dunning_statement_token
         self.assertTrue(token)
-        self.assertIn(f"/my/dunning/{self.customer.id}?access_token={token}&amp;company_id={self.company.id}", body)
+        self.assertIn(
+            f"/my/dunning/{self.customer.id}?access_token={token}&amp;company_id={self.company.id}", body
+        )
         # The mail is queued, not sent during the run.
         mail = self.env["mail.mail"].search([("mail_message_id", "=", message.id)])
         self.assertEqual(mail.state, "outgoing")

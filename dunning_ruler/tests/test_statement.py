@@ -49,10 +49,10 @@ class TestStatementPage(StatementCommon, HttpCase):
             self.assertEqual(self.url_open(invoice.get_portal_url()).status_code, 200)
         # Amounts with their currency: total owed and overdue.
         symbol = self.currency.symbol
-        owed = re.search(r'o_dunning_total_owed">(.*?)</div>\s*</div>', html, re.S).group(1)
+        owed = re.search(r'o_dunning_total_owed">(.*?)</div>\s*</div>', html, re.DOTALL).group(1)
         self.assertIn("1,833.50", owed)
         self.assertIn(symbol, owed)
-        overdue = re.search(r'o_dunning_total_overdue[^>]*>(.*?)</div>\s*<div', html, re.S).group(1)
+        overdue = re.search(r"o_dunning_total_overdue[^>]*>(.*?)</div>\s*<div", html, re.DOTALL).group(1)
         self.assertIn("1,734.50", overdue)
         self.assertIn(symbol, overdue)
         # Pay all overdue: what is overdue and not in dispute.
@@ -87,7 +87,9 @@ class TestStatementPage(StatementCommon, HttpCase):
         self.assertIn("4,321.00", html)
         self.assertNotIn("1,200.00", html)
         # Paying all overdue stays within the company of the page.
-        self.assertIn(f"company_id={other_company.id}", re.search(r'href="([^"]*/pay\?[^"]*)"', html).group(1))
+        self.assertIn(
+            f"company_id={other_company.id}", re.search(r'href="([^"]*/pay\?[^"]*)"', html).group(1)
+        )
 
     def test_rotated_token_refused(self):
         old = self._url()
@@ -120,7 +122,9 @@ class TestStatementPage(StatementCommon, HttpCase):
         self.assertEqual(page.status_code, 200)
         self.assertIn("o_payment_form", page.text)
         route = re.search(r'data-transaction-route="([^"]+)"', page.text).group(1)
-        self.assertEqual(route, f"/my/dunning/{self.customer.id}/transaction/{self.company.id}/{self.currency.id}")
+        self.assertEqual(
+            route, f"/my/dunning/{self.customer.id}/transaction/{self.company.id}/{self.currency.id}"
+        )
         token = self.customer.sudo().dunning_statement_token
         params = {
             "provider_id": provider.id,

@@ -33,7 +33,9 @@ class TestAccessPortal(HttpCase):
         page = self._page()
         self.assertIn('data-notice="platform_access" data-notice-state="restricted"', page)
         self.assertIn("Tracking platform access:", page)
-        self.assertIn("Restricted. It is restored automatically as soon as the overdue invoices are paid", page)
+        self.assertIn(
+            "Restricted. It is restored automatically as soon as the overdue invoices are paid", page
+        )
         # The same on the statement page, without a login.
         self.logout()
         statement = self.url_open(self.customer._dunning_statement_url(absolute=False))
