@@ -232,6 +232,16 @@ class TestStatementPage(StatementCommon, HttpCase):
         self.assertEqual(self.customer.dunning_hold_until, promised + timedelta(days=1))
         self.assertEqual(len(self._events(origin="portal")), 1)
 
+    def test_nothing_owed_still_shows_the_currency(self):
+        customer = self._create_customer("Paid Up Co")
+        html = self.url_open(customer._dunning_statement_url(self.company, absolute=False)).text
+        owed = re.search(r'o_dunning_total_owed">(.*?)</div>\s*</div>', html, re.DOTALL).group(1)
+        self.assertIn("0.00", owed)
+        self.assertIn(self.currency.symbol, owed)
+        self.assertIn("You have no open invoice", html)
+        self.assertNotIn("o_dunning_pay_all", html)
+        self.assertNotIn("o_dunning_promise", html, "nothing to promise")
+
     def test_login_portal_page_still_works(self):
         user = self._create_portal_user(self.customer, "Stmt Portal", "stmt_portal")
         self.authenticate(user.login, f"{user.login}_pw")
