@@ -9,7 +9,7 @@
     "maintainers": ["dunning-ruler"],
     "license": "AGPL-3",
     "application": True,
-    "depends": ["account", "mail", "portal"],
+    "depends": ["account", "account_payment", "mail", "portal"],
     "data": [
         "security/dunning_security.xml",
         "security/ir.model.access.csv",

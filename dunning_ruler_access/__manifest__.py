@@ -24,7 +24,6 @@
         "views/res_partner_views.xml",
         "views/account_move_views.xml",
         "views/res_config_settings_views.xml",
-        "views/portal_templates.xml",
         "wizard/dunning_access_trust_wizard_views.xml",
         "wizard/dunning_access_match_wizard_views.xml",
         "views/dunning_access_menus.xml",

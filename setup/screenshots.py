@@ -154,6 +154,47 @@ def main():
         b.shot("preview")
         b.goto("/odoo/action-dunning_ruler.dunning_effectiveness_action", ".o_pivot")
         b.shot("effectiveness")
+        # A reminder really sent by the demo runs (its body as the customer receives
+        # it), then the statement page its "Pay now" link opens, without a login.
+        body = b.js(
+            """(async () => {
+                const call = (model, method, args, kwargs) => fetch('/web/dataset/call_kw', {
+                    method: 'POST', headers: {'Content-Type': 'application/json'},
+                    body: JSON.stringify({jsonrpc: '2.0', method: 'call',
+                                          params: {model, method, args, kwargs}}),
+                }).then(r => r.json()).then(r => r.result);
+                const domain = [['channel', '=', 'email'], ['state', '=', 'done'],
+                                ['message', 'ilike', '/my/dunning/']];
+                const [sierra] = await call('dunning.event', 'search_read',
+                    [[...domain, ['partner_id.name', '=', 'Sierra Buses']]],
+                    {fields: ['message'], limit: 1, order: 'date desc, id desc'});
+                const [any] = await call('dunning.event', 'search_read', [domain],
+                    {fields: ['message'], limit: 1, order: 'date desc, id desc'});
+                return (sierra || any || {}).message || '';
+            })()"""
+        )
+        if not body:
+            raise RuntimeError("no reminder email with a statement link in the demo database")
+        page = (
+            '<html><body style="max-width: 760px; margin: 24px auto; font-family: sans-serif;">'
+            "%s</body></html>"
+        )
+        b.call(
+            "Page.navigate", url="data:text/html;base64," + base64.b64encode((page % body).encode()).decode()
+        )
+        b.wait_for("a[href*='/my/dunning/']")
+        time.sleep(1)
+        b.shot("reminder_email")
+        # The link's path and token (its host is the demo database's web.base.url).
+        statement = b.js(
+            "(u => u.pathname + u.search)(new URL(document.querySelector(\"a[href*='/my/dunning/']\").href))"
+        )
+        b.call("Network.clearBrowserCookies")
+        b.call("Page.navigate", url=BASE + statement)
+        time.sleep(0.5)
+        b.wait_for(".o_portal_dunning")
+        time.sleep(1.5)
+        b.shot("statement")
         b.login("portal", "portal")
         b.goto("/my/dunning", ".o_portal_dunning")
         b.shot("portal")

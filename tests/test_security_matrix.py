@@ -62,6 +62,8 @@ class TestSecurityMatrix(AccessRpcCase):
         cls.call = cls.env["dunning.access.call"].search([("binding_id", "=", cls.binding.id)])
         cls.call.sudo().write({"state": "attention", "error": "HTTP 401"})
         cls.platform.pull_token = "matrix-pull-token"
+        cls.customer._dunning_statement_url()
+        cls.statement_token = cls.customer.sudo().dunning_statement_token
         cls.gateway = (
             cls.env["sms.http.gateway"]
             .sudo()
@@ -124,6 +126,25 @@ class TestSecurityMatrix(AccessRpcCase):
 
     def check_portal_my_dunning(self):
         return self._http(self.url_open("/my/dunning", allow_redirects=False))
+
+    def _statement(self, token):
+        """The statement page answers 404 to a wrong or missing token, as to an unknown
+        customer (refused without telling which)."""
+        url = f"/my/dunning/{self.customer.id}?access_token={token}"
+        response = self.url_open(url, allow_redirects=False)
+        if response.status_code == 404:
+            self.assertNotIn(self.invoice.name, response.text)
+            return False
+        return self._http(response)
+
+    def check_statement_without_token(self):
+        return self._statement("") or self._statement("not-the-token")
+
+    def check_statement_with_token(self):
+        return self._statement(self.statement_token)
+
+    def check_rotate_statement_token(self):
+        return self._rpc("res.partner", "action_dunning_rotate_statement_token", self.customer.ids)
 
     def check_process_outbox(self):
         return self._rpc("dunning.access.platform", "process_outbox")

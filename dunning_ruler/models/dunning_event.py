@@ -106,7 +106,12 @@ class DunningEvent(models.Model):
         help="Every open installment of the customer in the company: what its reminder lists.",
     )
     activity_id = fields.Many2one("mail.activity", ondelete="set null")
-    origin = fields.Selection([("run", "Scheduled run"), ("manual", "Manual")], default="run", required=True)
+    origin = fields.Selection(
+        [("run", "Scheduled run"), ("manual", "Manual"), ("portal", "Customer")],
+        default="run",
+        required=True,
+        help="Customer: done by the customer on its statement page (a promise to pay).",
+    )
     user_id = fields.Many2one("res.users", default=lambda self: self.env.user, string="Done By")
 
     reason_id = fields.Many2one(
@@ -285,14 +290,17 @@ class DunningEvent(models.Model):
         )
 
     def _get_portal_url(self):
-        """Absolute link to the customer's invoices on the portal, where they can pay."""
+        """Absolute link to the customer's statement page, which works from the
+        reminder alone (no login): what it owes, each invoice with its pay link, paying
+        every overdue invoice at once, promising to pay (``res.partner.
+        _dunning_statement_url``)."""
         self.ensure_one()
-        base = self.get_base_url()
-        # The reminder lists every open invoice of the customer, not only this level's.
-        moves = self.notice_line_ids.move_id or self.invoice_ids
-        if len(moves) == 1:
-            return base + moves.get_portal_url()
-        return base + "/my/invoices"
+        partner = self.partner_id.commercial_partner_id.sudo()
+        if not partner.dunning_statement_token:
+            # Every customer of the events being rendered together at once.
+            events = self.browse(self._prefetch_ids)
+            self.env["res.partner"]._dunning_set_statement_tokens(events.partner_id.commercial_partner_id)
+        return partner._dunning_statement_url(self.company_id)
 
     @api.model
     def _dunning_set_access_tokens(self, moves):

@@ -20,6 +20,26 @@ class ResCompany(models.Model):
         "invoice of the customer, billed with their next invoice.",
     )
 
+    # Like UISP's "postpone suspension": the customer's own promise, from the statement page.
+    dunning_promise_max_days = fields.Integer(
+        string="Promise to Pay: Days Ahead",
+        default=7,
+        help="A customer may promise to pay, on the statement page its reminders link to, by a date at "
+        "most this many days ahead: no reminder or further action until then, and a restricted "
+        "platform access is restored meanwhile. 0: customers cannot promise.",
+    )
+    dunning_promise_interval_days = fields.Integer(
+        string="Promise to Pay: Once Every",
+        default=30,
+        help="Days after a promise before the customer may promise again.",
+    )
+
+    @api.constrains("dunning_promise_max_days", "dunning_promise_interval_days")
+    def _check_dunning_promise_days(self):
+        for company in self:
+            if company.dunning_promise_max_days < 0 or company.dunning_promise_interval_days < 0:
+                raise ValidationError(self.env._("The days of a promise to pay cannot be negative."))
+
     @api.constrains("dunning_default_grade_id")
     def _check_dunning_default_grade(self):
         for company in self:

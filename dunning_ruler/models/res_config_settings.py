@@ -13,6 +13,10 @@ class ResConfigSettings(models.TransientModel):
     )
 
     dunning_fee_booking = fields.Selection(related="company_id.dunning_fee_booking", readonly=False)
+    dunning_promise_max_days = fields.Integer(related="company_id.dunning_promise_max_days", readonly=False)
+    dunning_promise_interval_days = fields.Integer(
+        related="company_id.dunning_promise_interval_days", readonly=False
+    )
 
     # Stored as "True"/"False" by get_values/set_values: a boolean config_parameter
     # field deletes its parameter when unticked, which then reads as its default (on).

@@ -1,9 +1,12 @@
+import uuid
 from collections import defaultdict
 from datetime import timedelta
 
-from odoo import api, fields, models
+from werkzeug.urls import url_encode
+
+from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
-from odoo.tools import SQL
+from odoo.tools import SQL, consteq
 
 from .dunning_engine import PlanStep
 
@@ -63,6 +66,9 @@ class ResPartner(models.Model):
     dunning_arrangement_ids = fields.One2many(
         "dunning.arrangement", "partner_id", string="Payment Arrangements"
     )
+    # The key of the customer's statement page (/my/dunning/<id>), which its reminders
+    # link to: read by dunning itself (superuser) only, renewed on demand.
+    dunning_statement_token = fields.Char(copy=False, groups="base.group_system")
 
     @api.depends_context("company")
     def _compute_dunning_effective_grade(self):
@@ -169,16 +175,23 @@ class ResPartner(models.Model):
         Agents may do this without the right to edit customers; it is traced in the
         chatter and as a dunning event."""
         self._dunning_check_agent()
-        company = self.env.company
+        return self._dunning_set_hold(self.env.company, hold_until, note)
+
+    def _dunning_set_hold(self, company, hold_until, note=False, body=None, event_vals=None):
+        """Hold the customers in ``company`` until ``hold_until`` (False lifts it),
+        traced in the chatter and as a dunning event (``body``, ``event_vals``)."""
         partners = self.commercial_partner_id.sudo().with_company(company)
         hold_until = fields.Date.to_date(hold_until)
         partners.write({"dunning_hold_until": hold_until, "dunning_hold_note": note})
-        if hold_until:
+        if not body and hold_until:
             body = self.env._("Dunning on hold until %(date)s: %(note)s", date=hold_until, note=note or "-")
-        else:
+        elif not body:
             body = self.env._("Dunning hold lifted.")
         self.env["dunning.event"]._dunning_create_manual(
-            [{"partner_id": partner.id, "company_id": company.id, "message": body} for partner in partners]
+            [
+                {"partner_id": partner.id, "company_id": company.id, "message": body, **(event_vals or {})}
+                for partner in partners
+            ]
         )
         partners._message_log_batch(bodies={partner.id: body for partner in partners})
         return True
@@ -441,6 +454,9 @@ class ResPartner(models.Model):
             "next_level": next_level,
             "next_date": next_date,
             "hold_until": hold_until,
+            # An amount is never shown without its currency, 0 included.
+            "dunning_currency": (moves.company_id[:1] or self.env.company).currency_id,
+            "dunning_notices": commercial._dunning_portal_notices((moves.company_id or self.env.company).ids),
         }
 
     @api.model
@@ -486,3 +502,259 @@ class ResPartner(models.Model):
             return self.env["dunning.level"].sudo(), False, hold
         date, _offset, level_id, company_id = best
         return self.env["dunning.level"].sudo().browse(level_id), date, holds.get(company_id, False)
+
+    # ------------------------------------------------------------------
+    # The statement page (/my/dunning/<id>?access_token=…): works from a reminder
+    # alone, the token authenticates the customer (controllers/statement.py).
+    # ------------------------------------------------------------------
+    @api.model
+    def _dunning_set_statement_tokens(self, partners):
+        """Give the customers ``partners`` their statement token in one statement."""
+        partners = partners.commercial_partner_id
+        if not partners:
+            return
+        partners.sudo().flush_recordset(["dunning_statement_token"])
+        self.env.cr.execute(
+            SQL(
+                "UPDATE res_partner SET dunning_statement_token = gen_random_uuid()::text"
+                " WHERE id = ANY(%s) AND dunning_statement_token IS NULL",
+                partners.ids,
+            )
+        )
+        partners.invalidate_recordset(["dunning_statement_token"])
+
+    def _dunning_statement_url(self, company=None, absolute=True):
+        """Link to the customer's statement page, in ``company`` (every company: none)."""
+        self.ensure_one()
+        partner = self.commercial_partner_id.sudo()
+        if not partner.dunning_statement_token:
+            self._dunning_set_statement_tokens(partner)
+        query = {"access_token": partner.dunning_statement_token}
+        if company:
+            query["company_id"] = company.id
+        url = f"/my/dunning/{partner.id}?{url_encode(query)}"
+        return partner.get_base_url() + url if absolute else url
+
+    @api.model
+    def _dunning_statement_partner(self, partner_id, access_token):
+        """The customer whose statement ``access_token`` opens (as superuser), else an
+        empty recordset: an unknown customer and a wrong token look the same."""
+        partner = self.sudo().browse(partner_id).exists()
+        if (
+            not partner
+            or partner != partner.commercial_partner_id
+            or not access_token
+            or not isinstance(access_token, str)
+            or not partner.dunning_statement_token
+            or not consteq(partner.dunning_statement_token, access_token)
+        ):
+            return self.sudo().browse()
+        return partner
+
+    def action_dunning_rotate_statement_token(self):
+        """A new link to the statement page: the links of earlier reminders stop working."""
+        self.env["dunning.engine"]._check_role(
+            "supervisor", self.env._("Only dunning supervisors can renew a customer's statement link.")
+        )
+        partners = self.commercial_partner_id.sudo()
+        for partner in partners:
+            partner.dunning_statement_token = str(uuid.uuid4())
+        body = self.env._(
+            "Statement link renewed by %s: the links in earlier reminders no longer work.", self.env.user.name
+        )
+        partners._message_log_batch(bodies=dict.fromkeys(partners.ids, body))
+        return True
+
+    def _dunning_statement_moves(self, company=None):
+        """The customer's open invoices the statement lists (as superuser)."""
+        self.ensure_one()
+        domain = [
+            ("state", "=", "posted"),
+            ("move_type", "=", "out_invoice"),
+            ("payment_state", "in", ("not_paid", "partial")),
+            ("commercial_partner_id", "=", self.commercial_partner_id.id),
+        ]
+        if company:
+            domain.append(("company_id", "=", company.id))
+        return self.env["account.move"].sudo().search(domain, order="invoice_date_due, id")
+
+    def _dunning_statement_payable(self, company, currency, today=None):
+        """The overdue invoices "Pay all overdue" pays in ``company`` and ``currency``:
+        those in dispute are left out."""
+        today = today or fields.Date.context_today(self)
+        return self._dunning_statement_moves(company).filtered(
+            lambda m: (
+                m.currency_id == currency
+                and not m.dunning_excluded
+                and m.invoice_date_due
+                and m.invoice_date_due < today
+            )
+        )
+
+    def _dunning_statement_values(self, company=None):
+        """What the statement page shows: the customer portal's account status
+        (``_dunning_portal_values``), each invoice's own pay link, "Pay all overdue"
+        per company and currency, and the promise to pay."""
+        self.ensure_one()
+        partner = self.commercial_partner_id.sudo()
+        today = fields.Date.context_today(partner)
+        moves = partner._dunning_statement_moves(company)
+        self.env["dunning.event"]._dunning_set_access_tokens(moves)
+        values = partner._dunning_portal_values(moves, today)
+        groups = defaultdict(float)
+        for move in values["overdue_invoices"]:
+            if not move.dunning_excluded:
+                groups[move.company_id, move.currency_id] += move.amount_residual
+        token = partner.dunning_statement_token
+        values["pay_all"] = [
+            {
+                "company": group_company,
+                "currency": currency,
+                "amount": amount,
+                "url": f"/my/dunning/{partner.id}/pay?"
+                + url_encode(
+                    {"access_token": token, "company_id": group_company.id, "currency_id": currency.id}
+                ),
+            }
+            for (group_company, currency), amount in sorted(
+                groups.items(), key=lambda g: (g[0][0].id, g[0][1].name)
+            )
+        ]
+        # The promise is made to one company: the page's, else the only one owed.
+        promise_company = company or (moves.company_id if len(moves.company_id) == 1 else None)
+        values.update(
+            {
+                "statement_company": company,
+                "statement_url": partner._dunning_statement_url(company, absolute=False),
+                "promise_company": promise_company,
+                "promise_max_date": False,
+                "promise_refused": False,
+            }
+        )
+        if promise_company and values["overdue_invoices"].filtered(lambda m: m.company_id == promise_company):
+            max_date, refused = partner._dunning_promise_limits(promise_company, today)
+            values.update(promise_max_date=max_date, promise_min_date=today + timedelta(days=1))
+            values["promise_refused"] = refused
+        return values
+
+    def _dunning_promise_limits(self, company, today):
+        """(latest date the customer may promise in ``company``, why it may not promise
+        now or False)."""
+        self.ensure_one()
+        max_days = company.dunning_promise_max_days
+        if max_days <= 0:
+            return False, self.env._("Promises to pay are not accepted online: please contact us.")
+        last = (
+            self.env["dunning.event"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "=", self.commercial_partner_id.id),
+                    ("company_id", "=", company.id),
+                    ("origin", "=", "portal"),
+                ],
+                order="date desc, id desc",
+                limit=1,
+            )
+        )
+        interval = company.dunning_promise_interval_days
+        if last and interval and last.date + timedelta(days=interval) > today:
+            return today + timedelta(days=max_days), self.env._(
+                "You already promised to pay on %(date)s: a new promise is possible from %(next)s.",
+                date=last.date,
+                next=last.date + timedelta(days=interval),
+            )
+        return today + timedelta(days=max_days), False
+
+    def _dunning_promise_to_pay(self, company, promised):
+        """The customer promises, on its statement page, to pay by ``promised``: no
+        reminder nor further action in ``company`` until the day after it, a restricted
+        access is restored meanwhile (``_dunning_promise_granted``), its agent gets a
+        to-do. Everything resumes by itself when the date passes unpaid. Raises
+        UserError (nothing changed) when the date is not acceptable."""
+        self.ensure_one()
+        partner = self.commercial_partner_id.sudo().with_company(company)
+        today = fields.Date.context_today(partner)
+        try:
+            promised = fields.Date.to_date(promised)
+        except ValueError:
+            promised = None
+        if not promised:
+            raise UserError(self.env._("Please choose the date by which you will pay."))
+        max_date, refused = partner._dunning_promise_limits(company, today)
+        if refused:
+            raise UserError(refused)
+        if promised <= today:
+            raise UserError(self.env._("Please choose a date after today."))
+        if promised > max_date:
+            raise UserError(
+                self.env._("Please choose a date no later than %s.", fields.Date.to_string(max_date))
+            )
+        if not partner._dunning_statement_payable_any(company, today):
+            raise UserError(self.env._("Nothing is overdue: there is nothing to promise."))
+        body = self.env._(
+            "The customer promised, on its statement page, to pay by %(date)s: no reminder nor further "
+            "action before %(resume)s.",
+            date=promised,
+            resume=promised + timedelta(days=1),
+        )
+        partner._dunning_set_hold(
+            company,
+            promised + timedelta(days=1),
+            note=self.env._("Promised to pay by %s", promised),
+            body=body,
+            event_vals={"origin": "portal", "user_id": False},
+        )
+        partner._dunning_promise_granted(company, promised)
+        agent = partner._dunning_promise_agent(company)
+        if agent:
+            partner.with_company(company).activity_schedule(
+                "mail.mail_activity_data_todo",
+                date_deadline=promised + timedelta(days=1),
+                summary=self.env._("Promise to pay by %s: check the payment", promised),
+                note=body,
+                user_id=agent.id,
+            )
+        return True
+
+    def _dunning_statement_payable_any(self, company, today):
+        """Whether the customer has an overdue invoice (not in dispute) in ``company``."""
+        return bool(
+            self._dunning_statement_moves(company).filtered(
+                lambda m: not m.dunning_excluded and m.invoice_date_due and m.invoice_date_due < today
+            )
+        )
+
+    def _dunning_promise_granted(self, company, until):
+        """Extension point: what else a promise to pay by ``until`` grants the customer
+        in ``company`` (dunning_ruler_access: the provisional unblock)."""
+        return True
+
+    def _dunning_promise_agent(self, company):
+        """Who is told of a customer's promise: its responsible agent, else its
+        salesperson, else a dunning supervisor of the company; never the superuser."""
+        self.ensure_one()
+        partner = self.commercial_partner_id.sudo().with_company(company)
+        for user in (partner._dunning_default_agent(), partner.user_id):
+            if user and user.active and not user.share and user.id != SUPERUSER_ID:
+                return user
+        return (
+            self.env["res.users"]
+            .sudo()
+            .search(
+                [
+                    ("all_group_ids", "in", self.env.ref("dunning_ruler.group_dunning_supervisor").ids),
+                    ("company_ids", "in", company.ids),
+                    ("share", "=", False),
+                    ("id", "!=", SUPERUSER_ID),
+                ],
+                order="id",
+                limit=1,
+            )
+        )
+
+    def _dunning_portal_notices(self, company_ids):
+        """Extension point: notices the customer's account status pages show, as dicts
+        ``key``, ``state``, ``severity`` (success, warning, danger), ``title``, ``text``.
+        Only what applies to the customer: nothing is shown otherwise."""
+        return []

@@ -123,8 +123,11 @@ class TestDunningEngine(DunningCommon):
             self.assertIn(text, body)
         self.assertIn("3 day(s) overdue", body)
         self.assertIn("due in 17 day(s)", body)
-        self.assertIn("/my/invoices", body)
-        self.assertIn("access_token", body)
+        token = self.customer.sudo().dunning_statement_token
+        self.assertTrue(token)
+        self.assertIn(
+            f"/my/dunning/{self.customer.id}?access_token={token}&amp;company_id={self.company.id}", body
+        )
         # The mail is queued, not sent during the run.
         mail = self.env["mail.mail"].search([("mail_message_id", "=", message.id)])
         self.assertEqual(mail.state, "outgoing")

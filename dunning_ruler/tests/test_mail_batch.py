@@ -182,6 +182,7 @@ class TestDunningMailBatch(DunningCommon):
         # Tokens are set by the run when missing: the same ones for both runs.
         for move in self.env["account.move"].search([("partner_id", "in", customers.ids)]):
             move._portal_ensure_token()
+        self.env["res.partner"]._dunning_set_statement_tokens(customers)  # the statement links
         since = self.env["mail.message"].search([], order="id desc", limit=1).id
         Partner = type(self.env["res.partner"])
         with patch.object(Partner, "message_post", autospec=True, side_effect=Partner.message_post) as post:

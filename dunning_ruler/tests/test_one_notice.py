@@ -88,7 +88,8 @@ class TestOneNotice(DunningCommon):
             "1,234.00",  # total owed
         ):
             self.assertIn(text, body)
-        self.assertIn("/my/invoices", body)
+        # "Pay now" opens the customer's statement page, which works without a login.
+        self.assertIn(f"/my/dunning/{self.customer.id}?access_token=", body)
         # Each invoice's chatter tells which level reached it.
         self.assertIn("“Overdue” included in the “Final” reminder", overdue.message_ids[:1].body)
         # A rerun sends nothing.

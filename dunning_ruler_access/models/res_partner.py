@@ -4,7 +4,7 @@ import psycopg2.errors
 
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
-from odoo.tools import SQL
+from odoo.tools import SQL, format_date
 
 from odoo.addons.dunning_ruler.tools.i18n import _lt
 
@@ -118,6 +118,64 @@ class ResPartner(models.Model):
         for partner in self.commercial_partner_id:
             partner.sudo()._message_log(body=body)
         return True
+
+    def _dunning_access_bindings(self, company_ids):
+        return (
+            self.env["dunning.access.binding"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", self.commercial_partner_id.ids),
+                    ("company_id", "in", company_ids),
+                    ("active", "=", True),
+                ]
+            )
+        )
+
+    def _dunning_portal_notices(self, company_ids):
+        """The state of the customer's platform accounts, only when it has some."""
+        notices = super()._dunning_portal_notices(company_ids)
+        bindings = self._dunning_access_bindings(company_ids)
+        if not bindings:
+            return notices
+        state = max(bindings.mapped("access_state"), key=ACCESS_RANK.get)
+        labels = dict(bindings._fields["access_state"]._description_selection(self.env))
+        if state == "active":
+            severity, text = "success", self.env._("%s.", labels[state])
+        elif state == "trusted":
+            until = min(bindings.filtered("trust_until").mapped("trust_until"))
+            severity = "success"
+            text = self.env._(
+                "Provisionally restored until %(date)s: it is restricted again after that date unless the "
+                "overdue invoices are paid.",
+                date=format_date(self.env, until),
+            )
+        else:
+            severity = "danger" if state in ("blocked", "pending_block") else "warning"
+            text = self.env._(
+                "%s. It is restored automatically as soon as the overdue invoices are paid.", labels[state]
+            )
+        notices.append(
+            {
+                "key": "platform_access",
+                "state": state,
+                "severity": severity,
+                "title": self.env._("Tracking platform access:"),
+                "text": text,
+            }
+        )
+        return notices
+
+    def _dunning_promise_granted(self, company, until):
+        """A promise to pay restores a restricted or blocked access until its date (the
+        provisional unblock); the daily check restricts it again once it has passed."""
+        result = super()._dunning_promise_granted(company, until)
+        bindings = self._dunning_access_bindings(company.ids)
+        if bindings.filtered(lambda b: b.access_state != "active"):
+            self.sudo().with_context(allowed_company_ids=company.ids).action_dunning_trust(
+                until, note=self.env._("Promise to pay made by the customer on its statement page")
+            )
+        return result
 
     def action_dunning_access_find(self):
         """Find this customer's account on a platform by its email: the match wizard."""

@@ -171,6 +171,45 @@ class TestAccessFlow(AccessCommon):
             self.assertEqual(self.binding.access_state, "restricted")
             self.assertTrue(self.sim.users[501]["limitCommands"])
 
+    def test_promise_to_pay_restores_access_until_its_date(self):
+        """The customer's promise on its statement page restores a restricted access
+        until the promised date; unpaid, the daily check restricts it again and the
+        runs resume."""
+        self._invoice(self.customer, 900.0)
+        self._run(self._day(15))
+        self._process()
+        self.assertEqual(self.binding.access_state, "restricted")
+        self.company.dunning_promise_max_days = 5
+        with freeze_time(self._day(16)):
+            notices = self.customer._dunning_portal_notices(self.company.ids)
+            self.assertEqual([(n["key"], n["state"]) for n in notices], [("platform_access", "restricted")])
+            self.customer._dunning_promise_to_pay(self.company, self._day(19))
+            self.assertEqual(self.binding.trust_until, self._day(19))
+            self.assertEqual(self.customer.dunning_hold_until, self._day(20))
+            self._process()
+            self.assertEqual(self.binding.access_state, "trusted")
+            self.assertEqual(self.sim.users[501], self.original[501])
+            [notice] = self.customer._dunning_portal_notices(self.company.ids)
+            self.assertEqual(notice["state"], "trusted")
+            self.assertIn("restricted again", notice["text"])
+        with freeze_time(self._day(19)):
+            self.env["dunning.access.binding"]._cron_sync_access()
+            self.assertEqual(self.binding.access_state, "trusted", "still trusted on the promised day")
+        with freeze_time(self._day(20)):
+            self.env["dunning.access.binding"]._cron_sync_access()
+            self.assertFalse(self.binding.trust_until)
+            self.assertEqual(self.binding.access_state, "restricted")
+            self.assertTrue(self.sim.users[501]["limitCommands"])
+
+    def test_promise_to_pay_without_restriction_grants_nothing(self):
+        self._invoice(self.customer, 900.0)
+        self._run(self._day(3))
+        self.assertEqual(self.binding.access_state, "active")
+        with freeze_time(self._day(4)):
+            self.customer._dunning_promise_to_pay(self.company, self._day(6))
+        self.assertFalse(self.binding.trust_until)
+        self.assertEqual(self.customer.dunning_hold_until, self._day(7))
+
     def test_dry_run_sends_nothing(self):
         self.platform.dry_run = True
         self._invoice(self.customer, 900.0)

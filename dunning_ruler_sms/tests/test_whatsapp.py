@@ -49,7 +49,9 @@ class TestWhatsapp(SmsDunningCommon):
         text = request["json"]["text"]["body"]
         self.assertIn("321.50", text)
         self.assertIn(invoice.name, text)
-        self.assertIn(f"/my/invoices/{invoice.id}?access_token=", text)
+        # The link opens the customer's statement page, which works without a login.
+        token = self.customer_br.sudo().dunning_statement_token
+        self.assertIn(f"/my/dunning/{self.customer_br.id}?access_token={token}&company_id=", text)
         # The SMS of the same level went to the SMS gateway, once.
         self.assertEqual(len(self.gateway_double.requests), 1)
         self.assertEqual(self.gateway_double.requests[0]["json"]["channel"], "sms")

@@ -160,3 +160,41 @@ tours.add("dunning_portal_tour", {
         },
     ],
 });
+
+tours.add("dunning_statement_tour", {
+    steps: () => [
+        {
+            content: "The statement opens from the link alone: what is owed",
+            trigger: ".o_dunning_total_owed:contains('1,833.50')",
+        },
+        {
+            content: "Each overdue invoice with its own pay link",
+            trigger: "tr.o_dunning_overdue a.o_dunning_pay",
+        },
+        {
+            content: "Pay all overdue, through the payment providers",
+            trigger: "a.o_dunning_pay_all:contains('1,234.50')",
+        },
+        {
+            content: "Promise to pay by the latest date allowed",
+            trigger: ".o_dunning_promise input[name=promise_date]",
+            run() {
+                this.anchor.value = this.anchor.max;
+            },
+        },
+        {
+            content: "Send the promise",
+            trigger: ".o_dunning_promise_submit",
+            run: "click",
+            expectUnloadPage: true,
+        },
+        {
+            content: "The promise is recorded",
+            trigger: ".o_dunning_promise_done",
+        },
+        {
+            content: "A second promise is not offered",
+            trigger: ".o_dunning_promise_refused",
+        },
+    ],
+});
