@@ -318,9 +318,16 @@ class DunningAccessBinding(models.Model):
             for (partner_id, company_id), (rank, level_id, day) in upcoming.items():
                 if company_id == company.id and rank > TARGET_RANK[current[partner_id, company_id]]:
                     assume[partner_id], days[partner_id] = (rank, level_id), day
-            if not assume:
-                continue
             predicted = defaultdict(lambda: "active")
+            # Restricted for want of notice while a block level is reached: blocked once this
+            # reminder is notice enough (the hourly check, _cron_sync_access).
+            notice_day = today + timedelta(days=company.dunning_block_notice_days)
+            for binding in company_bindings:
+                key = (binding.partner_id.commercial_partner_id.id, company.id)
+                if current[key] == "restricted" and key[0] not in assume:
+                    days[key[0]] = notice_day
+            if not days:
+                continue
             for binding, (target, _reason) in company_bindings._compute_targets(
                 today, assume=assume, days=days
             ).items():
