@@ -277,7 +277,8 @@ class DunningEvent(models.Model):
 
     def _get_notice_situation(self):
         """The situation of the invoices the reminder lists on its date, the most
-        pressing one first: {"code", "days", "date", "count", "text", "short"}, code "overdue"
+        pressing one first: {"code", "days", "date", "count", "text", "short", "sentence"}:
+        code "overdue"
         (``days``: of the oldest overdue installment), "due_today", "upcoming"
         (``days`` left until ``date``, the nearest due date) or "none" (nothing
         listed). What a reminder's wording about its invoices must follow: a level's
@@ -309,7 +310,26 @@ class DunningEvent(models.Model):
             "due_today": self.env._("due today"),
             "upcoming": self.env._("due in %s day(s)", days),
         }.get(code, "")
-        return {"code": code, "days": days, "date": date, "count": count, "text": text, "short": short}
+        sentence = {
+            "overdue": lambda: self.env._(
+                "The oldest invoice below is %(days)s day(s) overdue (due on %(date)s).",
+                days=days,
+                date=format_date(self.env, date),
+            ),
+            "due_today": lambda: self.env._("Payment is due today."),
+            "upcoming": lambda: self.env._(
+                "Payment is due on %(date)s, in %(days)s day(s).", date=format_date(self.env, date), days=days
+            ),
+        }.get(code, str)()
+        return {
+            "code": code,
+            "days": days,
+            "date": date,
+            "count": count,
+            "text": text,
+            "short": short,
+            "sentence": sentence,
+        }
 
     def _get_notice_service_status(self):
         """What the reminder states about the customer's service: the decision taken

@@ -280,7 +280,7 @@ class ResPartner(models.Model):
                 tail=SQL("ORDER BY m.name"),
             )
         )
-        for partner_id, _move_id, name, disputed, handed_over, arranged in self.env.cr.fetchall():
+        for partner_id, _move_id, name, disputed, handed_over, _arranged in self.env.cr.fetchall():
             if disputed:
                 text = self.env._("%s is in dispute: not included, and no further escalation.", name)
             elif handed_over:

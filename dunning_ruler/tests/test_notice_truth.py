@@ -38,7 +38,7 @@ class TestNoticeTruth(DunningCommon):
         event, body, subject = self._sent(self.vip)
         self.assertEqual(event.level_id, self._level(0))
         self.assertEqual(invoice.dunning_level_id, self._level(0))
-        self.assertIn("The oldest invoice below is *4 day(s) overdue* (due on 03/16/2026)", body)
+        self.assertIn("*The oldest invoice below is 4 day(s) overdue (due on 03/16/2026).*", body)
         self.assertIn("4 day(s) overdue", self._status_cells(event))
         self.assertNotIn("Payment is due", body)
         self.assertIn("payment overdue by 4 day(s)", subject)
@@ -50,7 +50,7 @@ class TestNoticeTruth(DunningCommon):
         self._invoice(self.customer, 100.0)
         self._run(self.DUE)
         _event, body, subject = self._sent(self.customer)
-        self.assertIn("Payment is due *today*", body)
+        self.assertIn("*Payment is due today.*", body)
         self.assertIn("payment due today", subject)
         self.assertNotIn("overdue", subject)
 
@@ -59,7 +59,7 @@ class TestNoticeTruth(DunningCommon):
         self._run(self.DUE - timedelta(days=2))
         event, body, subject = self._sent(self.customer)
         self.assertEqual(subject, f"{self.company.name}: payment due on 03/16/2026, in 2 day(s)")
-        self.assertIn("Payment is due on *03/16/2026*, in 2 day(s)", body)
+        self.assertIn("*Payment is due on 03/16/2026, in 2 day(s).*", body)
         # Nothing restricts the service here (no access addon decision): the brief's promise holds.
         self.assertEqual(event._get_notice_service_status()["code"], "none")
         self.assertIn("Your service stays active and guaranteed for the next month", body)
@@ -77,7 +77,7 @@ class TestNoticeTruth(DunningCommon):
         self._run(self.DUE + timedelta(days=3))
         _event, body, subject = self._sent(customer)
         self.assertIn("payment overdue by 3 day(s)", subject)
-        self.assertIn("The oldest invoice below is *3 day(s) overdue*", body)
+        self.assertIn("*The oldest invoice below is 3 day(s) overdue", body)
         self.assertNotIn("due on", subject)
 
     def test_high_risk_early_reminder_has_its_own_neutral_template(self):
@@ -92,7 +92,7 @@ class TestNoticeTruth(DunningCommon):
         self._invoice(self.customer, 100.0)
         self._run(self.DUE - timedelta(days=2))
         _event, body, _subject = self._sent(self.customer)
-        self.assertIn("Payment is due on *03/16/2026*, in 2 day(s)", body)
+        self.assertIn("*Payment is due on 03/16/2026, in 2 day(s).*", body)
         self.assertNotIn("guaranteed", body)
 
     def test_texts_in_the_customers_language(self):

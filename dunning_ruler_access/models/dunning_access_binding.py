@@ -350,9 +350,9 @@ class DunningAccessBinding(models.Model):
         ranks = {"restrict": 1, "block": 2}
         actions = {
             level.id: ranks.get(level.action, 0)
-            for level in self.env["dunning.level"].sudo().browse(
-                {lid for ladder in ladders.values() for lid in ladder[1]}
-            )
+            for level in self.env["dunning.level"]
+            .sudo()
+            .browse({lid for ladder in ladders.values() for lid in ladder[1]})
         }
         partners = self.partner_id.commercial_partner_id
         engine._flush_dunnable()

@@ -85,7 +85,9 @@ class DunningEvent(models.Model):
             if day:
                 text = " ".join((text, self.env._("Without payment, it will be blocked on %s.", date)))
         elif notice == "will_block":
-            text = self.env._("Without payment, your access to the tracking platform will be blocked on %s.", date)
+            text = self.env._(
+                "Without payment, your access to the tracking platform will be blocked on %s.", date
+            )
         else:
             text = self.env._(
                 "Without payment, your access to the tracking platform will be restricted on %s.", date

@@ -1,7 +1,6 @@
 """What a reminder states about the platform access is the decision taken for that
 customer in that run (issue 17), never the level's name."""
 
-from datetime import timedelta
 
 from freezegun import freeze_time
 
@@ -103,7 +102,9 @@ class TestAccessNoticeTruth(AccessCommon):
         self._run(self._day(15))
         earlier = self._events(self.vip)
         with freeze_time(self._day(16)):
-            wizard = Form(self.env["dunning.manual.wizard"].with_context(default_partner_ids=self.vip.ids)).save()
+            wizard = Form(
+                self.env["dunning.manual.wizard"].with_context(default_partner_ids=self.vip.ids)
+            ).save()
             warnings = html2plaintext(wizard.warnings)
             self.assertIn("“Restrict” will not restrict the platform access: Grade Vip is exempt", warnings)
             wizard.action_send()
@@ -121,7 +122,9 @@ class TestAccessNoticeTruth(AccessCommon):
                 self.env["dunning.manual.wizard"].with_context(default_partner_ids=self.customer.ids)
             ).save()
             warnings = html2plaintext(wizard.warnings)
-            self.assertIn("“Block” will not block the platform access: Not blocked: no dunning notice", warnings)
+            self.assertIn(
+                "“Block” will not block the platform access: Not blocked: no dunning notice", warnings
+            )
             wizard.action_send()
         event, body, _subject = self._sent(after=earlier)
         self.assertEqual(event.level_id, self.level_block)
