@@ -1,7 +1,6 @@
 """What a reminder states about the platform access is the decision taken for that
 customer in that run (issue 17), never the level's name."""
 
-
 from freezegun import freeze_time
 
 from odoo.tests import Form, tagged
