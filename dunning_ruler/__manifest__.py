@@ -2,7 +2,7 @@
     "name": "Dunning Ruler",
     "summary": "Graded, self-running dunning: rulers of levels before and after the due date, "
     "customer grades, grouped reminders with exact sums, auditable history",
-    "version": "19.0.2.0.0",
+    "version": "19.0.2.1.0",
     "category": "Accounting/Accounting",
     "website": "https://github.com/dunning-ruler/dunning-ruler",
     "author": "Dunning Ruler",

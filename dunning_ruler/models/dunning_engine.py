@@ -35,7 +35,13 @@ The channel contract (how a level communicates or acts):
   the same time) send nothing: one event per customer and run records them, state
   ``skipped``, channel ``none``, ``skipped_level_ids`` the levels and ``line_ids`` the
   installments (the reason names each level's invoices). A level whose conditions fail
-  keeps its own skipped event with the reason.
+  keeps its own skipped event with the reason;
+* what a reminder states is true on the day it is sent: its invoices' situation
+  (``dunning.event._get_notice_situation``: overdue, due today, upcoming, from the
+  real due dates) and the decision taken for the customer in that run
+  (``dunning.event._get_notice_service_status``, taken by
+  ``dunning.event._dunning_prepare_notices`` before any channel renders), never the
+  level's name.
 
 So adding a channel is, in its addon: the selection value and the sender on
 ``dunning.event`` (``models/dunning_event.py``) and the level's flag with its place in
@@ -946,6 +952,8 @@ class DunningEngine(models.AbstractModel):
         self._book_fees(events | merged, steps, as_of)
         # Dispatch per channel, in batches: each channel sets state/message/failure itself.
         to_send = events.filtered(lambda e: e.state == "done" and e.channel != "none")
+        # Decisions the reminders state (e.g. the platform access) are taken before any renders.
+        to_send._dunning_prepare_notices()
         for channel in dict.fromkeys(to_send.mapped("channel")):
             channel_events = to_send.filtered(lambda e, c=channel: e.channel == c)
             dispatch = getattr(channel_events, f"_dunning_send_{channel}", None)

@@ -1,9 +1,10 @@
 from collections import defaultdict
+from datetime import timedelta
 
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
-from odoo.tools.misc import formatLang
+from odoo.tools.misc import format_date, formatLang
 
 from ..tools.bulk import bulk_log
 from ..tools.i18n import _lt, field_text, is_text, set_texts, write_texts
@@ -105,6 +106,16 @@ class DunningEvent(models.Model):
         string="Listed Installments",
         help="Every open installment of the customer in the company: what its reminder lists.",
     )
+    notice_situation = fields.Char(
+        compute="_compute_notice_texts",
+        help="The situation of the invoices the reminder lists, on its date (e.g. “payment overdue by "
+        "4 day(s)”): a placeholder for subjects.",
+    )
+    notice_service = fields.Char(
+        compute="_compute_notice_texts",
+        help="What the reminder states about the customer's service, from the decision taken for "
+        "that customer in that run (empty: nothing to state).",
+    )
     activity_id = fields.Many2one("mail.activity", ondelete="set null")
     origin = fields.Selection(
         [("run", "Scheduled run"), ("manual", "Manual"), ("portal", "Customer")],
@@ -160,6 +171,13 @@ class DunningEvent(models.Model):
             listed = by_key.get((event.partner_id.id, event.company_id.id))
             ids = dict.fromkeys((listed.ids if listed else []) + own)
             event.notice_line_ids = Line.browse(ids)
+
+    @api.depends_context("lang")
+    @api.depends("date", "notice_line_ids")
+    def _compute_notice_texts(self):
+        for event in self:
+            event.notice_situation = event._get_notice_situation()["text"]
+            event.notice_service = event._get_notice_service_status()["text"]
 
     @api.depends("invoice_ids")
     def _compute_invoice_count(self):
@@ -268,6 +286,88 @@ class DunningEvent(models.Model):
                 {"line": line, "days": days, "status": status, "stage": line.dunning_level_id.name or ""}
             )
         return rows
+
+    def _get_notice_situation(self):
+        """The situation of the invoices the reminder lists on its date, the most
+        pressing one first: {"code", "days", "date", "count", "text", "short", "sentence"}:
+        code "overdue"
+        (``days``: of the oldest overdue installment), "due_today", "upcoming"
+        (``days`` left until ``date``, the nearest due date) or "none" (nothing
+        listed). What a reminder's wording about its invoices must follow: a level's
+        name or offset says when it was due, not what is true the day it is sent
+        (grace days, a first run's catch-up, a reminder listing other invoices)."""
+        self.ensure_one()
+        rows = self._get_notice_rows()
+        overdue = [row for row in rows if row["days"] > 0]
+        today = [row for row in rows if row["days"] == 0]
+        if overdue:
+            days = max(row["days"] for row in overdue)
+            code, count = "overdue", len(overdue)
+            text = self.env._("payment overdue by %s day(s)", days)
+            date = min(row["line"].date_maturity for row in overdue)
+        elif today:
+            code, days, count, date = "due_today", 0, len(today), self.date
+            text = self.env._("payment due today")
+        elif rows:
+            days = -max(row["days"] for row in rows)
+            code, count = "upcoming", len([row for row in rows if row["days"] == -days])
+            date = self.date + timedelta(days=days)
+            text = self.env._(
+                "payment due on %(date)s, in %(days)s day(s)", date=format_date(self.env, date), days=days
+            )
+        else:
+            code, days, count, date, text = "none", 0, 0, False, ""
+        short = {
+            "overdue": self.env._("%s day(s) overdue", days),
+            "due_today": self.env._("due today"),
+            "upcoming": self.env._("due in %s day(s)", days),
+        }.get(code, "")
+        sentence = {
+            "overdue": lambda: self.env._(
+                "The oldest invoice below is %(days)s day(s) overdue (due on %(date)s).",
+                days=days,
+                date=format_date(self.env, date),
+            ),
+            "due_today": lambda: self.env._("Payment is due today."),
+            "upcoming": lambda: self.env._(
+                "Payment is due on %(date)s, in %(days)s day(s).", date=format_date(self.env, date), days=days
+            ),
+        }.get(code, str)()
+        return {
+            "code": code,
+            "days": days,
+            "date": date,
+            "count": count,
+            "text": text,
+            "short": short,
+            "sentence": sentence,
+        }
+
+    def _get_notice_service_status(self):
+        """What the reminder states about the customer's service: the decision taken
+        for that customer in that run, never the level's name. An extension point
+        (``dunning_ruler_access``: the platform access) returning
+
+        * ``code``: "none" (nothing to state: the default here), or the addon's
+          codes (``dunning_ruler_access``: "restricted", "blocked", "will_restrict",
+          "will_block");
+        * ``date``: when what is announced happens (False: now or never);
+        * ``text``: the sentence to show, in the reader's language ("" for nothing);
+        * ``short``: the same in a few words, for phone messages;
+        * ``active``: whether the service is unrestricted now (no restriction in
+          place or decided): a template promising the service stays active shows
+          it only then.
+
+        The run decides before any message renders (``_dunning_prepare_notices``)."""
+        self.ensure_one()
+        return {"code": "none", "date": False, "text": "", "short": "", "active": True}
+
+    def _dunning_prepare_notices(self):
+        """Called by the engine on the events of a run that send, after their levels
+        are marked and before any channel renders: an addon whose decision a
+        reminder states (``_get_notice_service_status``) takes it here. Nothing to
+        do in the core."""
+        return
 
     def _get_notice_totals(self):
         """[(currency, total overdue, total owed)] of the installments the reminder lists."""

@@ -261,6 +261,48 @@ class ResPartner(models.Model):
                 steps.append(step)
         return steps
 
+    @api.model
+    def _dunning_next_step_warnings(self, steps, as_of):
+        """{customer id: [text]}: what changes what the next level of ``steps``
+        (``_dunning_next_steps``) will do, said before a person sends it. Here the
+        invoices the run's one definition sets aside (``dunning.engine.
+        _dunnable_lines_sql``): in dispute, handed over, under a payment arrangement,
+        left out of the step. Addons add their guards (``dunning_ruler_access``:
+        exempt grade, notice before a block), from the decision the run takes, never a
+        copy of it. One query."""
+        warnings = defaultdict(list)
+        if not steps:
+            return warnings
+        engine = self.env["dunning.engine"]
+        engine._flush_dunnable()
+        self.env.cr.execute(
+            engine._dunnable_lines_sql(
+                SQL(
+                    """DISTINCT m.commercial_partner_id, m.id, m.name, m.dunning_excluded,
+                       m.dunning_handover_id IS NOT NULL, m.dunning_arrangement_id IS NOT NULL"""
+                ),
+                as_of=as_of,
+                company_ids=list({s.company_id for s in steps}),
+                partner_ids=list({s.partner_id for s in steps}),
+                include_disputed=True,
+                include_paused=True,
+                where=SQL(
+                    """AND (m.dunning_excluded OR m.dunning_handover_id IS NOT NULL
+                            OR m.dunning_arrangement_id IS NOT NULL)"""
+                ),
+                tail=SQL("ORDER BY m.name"),
+            )
+        )
+        for partner_id, _move_id, name, disputed, handed_over, _arranged in self.env.cr.fetchall():
+            if disputed:
+                text = self.env._("%s is in dispute: not included, and no further escalation.", name)
+            elif handed_over:
+                text = self.env._("%s is handed over to a collection agency: not included.", name)
+            else:
+                text = self.env._("%s is under a payment arrangement: not included.", name)
+            warnings[partner_id].append(text)
+        return warnings
+
     def _dunning_lock_for_manual(self):
         """Same advisory locks as the runs: a manual step never races a run on a customer.
         Steps are planned after locking, so what a run just did is taken into account."""

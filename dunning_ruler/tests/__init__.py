@@ -19,3 +19,4 @@ from . import test_one_notice
 from . import test_redact
 from . import test_stored_texts
 from . import test_statement
+from . import test_notice_truth

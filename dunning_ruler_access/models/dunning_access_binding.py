@@ -1,6 +1,7 @@
 import json
 import logging
 import uuid
+from collections import defaultdict
 from datetime import timedelta
 
 from odoo import api, fields, models
@@ -156,12 +157,21 @@ class DunningAccessBinding(models.Model):
     # ------------------------------------------------------------------
     # What each account should be
     # ------------------------------------------------------------------
-    def _compute_targets(self, today):
+    def _compute_targets(self, today, assume=None, days=None):
         """{binding: (target, reason)} from the customer's open invoices and the guards;
         the reason is a text in every language (dunning_ruler/tools/i18n.py).
 
+        The one decision of what an account should be: the runs' level actions, the
+        hourly check, and what reminders and the manual step announce beforehand
+        (``dunning.event._get_notice_service_status``, the manual wizard's warnings).
+        ``assume``: {customer id: (rank, level id)}, a level the customer is taken to
+        reach (1 restricts, 2 blocks) on top of those its invoices reached: what would
+        happen if it did. ``days``: {customer id: date} to decide on instead of
+        ``today`` (trust, hold and the notice before a block are checked on it).
+
         Batched per company: a handful of queries whatever the number of customers."""
         result = {}
+        days = days or {}
         self.env.flush_all()
         for company, bindings in self.grouped("company_id").items():
             partners = bindings.partner_id.commercial_partner_id
@@ -191,6 +201,9 @@ class DunningAccessBinding(models.Model):
                 )
             )
             levels = {pid: (rank, level_id) for pid, rank, level_id in self.env.cr.fetchall()}
+            for pid, (rank, level_id) in (assume or {}).items():
+                if rank > levels.get(pid, (0, None))[0]:
+                    levels[pid] = (rank, level_id)
             self.env.cr.execute(
                 SQL(
                     """
@@ -213,20 +226,22 @@ class DunningAccessBinding(models.Model):
             min_pairs = {(company.id, pid) for pid, info in infos.items() if info[3]}
             balances = self.env["dunning.engine"]._partner_balances(min_pairs)
             notice_days = company.dunning_block_notice_days
+            latest_day = max([today, *(days.get(pid, today) for pid in partners.ids)])
             self.env.cr.execute(
                 SQL(
                     """
-                    SELECT partner_id FROM dunning_event
+                    SELECT partner_id, MIN(date) FROM dunning_event
                      WHERE company_id = %s AND partner_id = ANY(%s) AND state = 'done'
                        AND channel NOT IN ('action', 'none', 'manual') AND date <= %s
                   GROUP BY partner_id
                     """,
                     company.id,
                     partners.ids,
-                    today - timedelta(days=notice_days),
+                    latest_day - timedelta(days=notice_days),
                 )
             )
-            noticed = {row[0] for row in self.env.cr.fetchall()}
+            # customer: the first notice sent (a block needs one notice_days before)
+            first_notice = dict(self.env.cr.fetchall())
             # Rendered in each language with the reason's sentence around them (tools/i18n.py).
             level_names = {
                 lvl.id: field_text(lvl, "display_name")
@@ -240,6 +255,8 @@ class DunningAccessBinding(models.Model):
             }
             for binding in bindings:
                 pid = binding.partner_id.commercial_partner_id.id
+                day = days.get(pid, today)
+                noticed = pid in first_notice and first_notice[pid] <= day - timedelta(days=notice_days)
                 rank, level_id = levels.get(pid, (0, None))
                 hold_until, exempt, grade_id, min_amount = infos.get(pid, (None, False, None, 0))
                 target = ("active", "restricted", "blocked")[rank]
@@ -248,7 +265,7 @@ class DunningAccessBinding(models.Model):
                     if rank
                     else _lt("No invoice at a restricting level")
                 )
-                if binding.trust_until and binding.trust_until >= today:
+                if binding.trust_until and binding.trust_until >= day:
                     target, reason = (
                         "active",
                         _lt("Provisionally unblocked until %s", binding.trust_until),
@@ -264,20 +281,107 @@ class DunningAccessBinding(models.Model):
                         _lt("Balance below the ruler's minimum of %s", min_amount),
                     )
                 else:
-                    if target == "blocked" and pid not in noticed:
+                    if target == "blocked" and not noticed:
                         target = "restricted"
                         reason = _lt(
                             "Not blocked: no dunning notice sent at least %s days before", notice_days
                         )
                     if (
                         hold_until
-                        and hold_until > today
+                        and hold_until > day
                         and TARGET_RANK[target] > TARGET_RANK[binding.desired_state]
                     ):
                         target = binding.desired_state
                         reason = _lt("On hold until %s: no further restriction", hold_until)
                 result[binding] = (target, reason)
         return result
+
+    def _notice_decisions(self, today):
+        """{(customer, company): (target, next target, its date)} of these accounts'
+        customers on ``today``: the most restrictive target the decision gives them
+        now (``_compute_targets``, the runs' one decision), and the restriction or
+        block their next access level would bring if they do not pay (None, None
+        when there is none or a guard would keep it from happening: exempt grade,
+        balance below the ruler's minimum, provisional unblock or hold on that day).
+
+        The next access level is the first level with a restricting action of the
+        customer's ruler beyond the one each dunnable installment reached, on the day
+        a run executes it (grace days and paused days included; after the
+        customer's hold). What a reminder announces before it is sent."""
+        bindings = self.sudo().filtered(lambda b: b.active and b.platform_id.active)
+        if not bindings:
+            return {}
+        current = defaultdict(lambda: "active")
+        for binding, (target, _reason) in bindings._compute_targets(today).items():
+            key = (binding.partner_id.commercial_partner_id.id, binding.company_id.id)
+            current[key] = max(current[key], target, key=TARGET_RANK.get)
+        upcoming = bindings._next_access_levels(today)
+        result = {key: (target, None, None) for key, target in current.items()}
+        for company, company_bindings in bindings.grouped("company_id").items():
+            assume, days = {}, {}
+            for (partner_id, company_id), (rank, level_id, day) in upcoming.items():
+                if company_id == company.id and rank > TARGET_RANK[current[partner_id, company_id]]:
+                    assume[partner_id], days[partner_id] = (rank, level_id), day
+            predicted = defaultdict(lambda: "active")
+            # Restricted for want of notice while a block level is reached: blocked once this
+            # reminder is notice enough (the hourly check, _cron_sync_access).
+            notice_day = today + timedelta(days=company.dunning_block_notice_days)
+            for binding in company_bindings:
+                key = (binding.partner_id.commercial_partner_id.id, company.id)
+                if current[key] == "restricted" and key[0] not in assume:
+                    days[key[0]] = notice_day
+            if not days:
+                continue
+            for binding, (target, _reason) in company_bindings._compute_targets(
+                today, assume=assume, days=days
+            ).items():
+                pid = binding.partner_id.commercial_partner_id.id
+                predicted[pid] = max(predicted[pid], target, key=TARGET_RANK.get)
+            for pid, day in days.items():
+                key = (pid, company.id)
+                if TARGET_RANK[predicted[pid]] > TARGET_RANK[current[key]]:
+                    result[key] = (current[key], predicted[pid], day)
+        return result
+
+    def _next_access_levels(self, today):
+        """{(customer, company): (rank, level id, date)}: the first level with an
+        access action (rank 1 restricts, 2 blocks) each of these accounts' customers
+        reaches after ``today`` if nothing is paid, from the engine's ladders and
+        dunnable installments (one query per call)."""
+        engine = self.env["dunning.engine"].sudo()
+        company_ids = self.company_id.ids
+        ladders = engine._ladders(company_ids)
+        ranks = {"restrict": 1, "block": 2}
+        actions = {
+            level.id: ranks.get(level.action, 0)
+            for level in self.env["dunning.level"]
+            .sudo()
+            .browse({lid for ladder in ladders.values() for lid in ladder[1]})
+        }
+        partners = self.partner_id.commercial_partner_id
+        engine._flush_dunnable()
+        # A hold postpones the level, it does not cancel it: held customers are read too.
+        self.env.cr.execute(
+            engine._open_lines_query(today, company_ids, partners.ids, None, include_held=True)
+        )
+        found = {}
+        for _line, _move, company_id, partner_id, grade_id, days, reached in self.env.cr.fetchall():
+            ladder = ladders.get((grade_id, company_id))
+            if not ladder:
+                continue
+            _ruler, level_ids, offsets, shifts = ladder
+            for index, level_id in enumerate(level_ids):
+                if actions[level_id] and (reached is None or offsets[index] > reached):
+                    day = today + timedelta(days=max(shifts[index] - days, 1))
+                    key = (partner_id, company_id)
+                    if key not in found or (day, -actions[level_id]) < (found[key][2], -found[key][0]):
+                        found[key] = (actions[level_id], level_id, day)
+                    break
+        for (partner_id, company_id), (rank, level_id, day) in list(found.items()):
+            hold = partners.browse(partner_id).with_company(company_id).dunning_hold_until
+            if hold and hold > day:
+                found[partner_id, company_id] = (rank, level_id, hold)
+        return found
 
     def _sync(self, today=None, why=None, events=None):
         """Bring the desired state of these accounts up to date and queue the calls.

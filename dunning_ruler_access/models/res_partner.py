@@ -8,7 +8,7 @@ from odoo.tools import SQL, format_date
 
 from odoo.addons.dunning_ruler.tools.i18n import _lt
 
-from .dunning_access_binding import ACCESS_RANK, ACCESS_STATES
+from .dunning_access_binding import ACCESS_RANK, ACCESS_STATES, TARGET_RANK
 
 _logger = logging.getLogger(__name__)
 
@@ -37,6 +37,67 @@ class ResPartner(models.Model):
             # An exempt grade lifts a restriction at once.
             self._dunning_access_sync(_lt("Grade changed"))
         return res
+
+    @api.model
+    def _dunning_next_step_warnings(self, steps, as_of):
+        """Also: a next level restricting or blocking that a guard (exempt grade,
+        balance below the ruler's minimum, provisional unblock, hold, notice before a
+        block) keeps from doing it, with the reason; from the decision the run takes
+        (``dunning.access.binding._compute_targets``, the level taken as reached)."""
+        warnings = super()._dunning_next_step_warnings(steps, as_of)
+        ranks = {"restrict": 1, "block": 2}
+        levels = self.env["dunning.level"].sudo().browse({s.level_id for s in steps})
+        acting = [s for s in steps if levels.browse(s.level_id).action in ranks]
+        if not acting:
+            return warnings
+        bindings = (
+            self.env["dunning.access.binding"]
+            .sudo()
+            .search(
+                [
+                    ("partner_id", "in", [s.partner_id for s in acting]),
+                    ("company_id", "in", [s.company_id for s in acting]),
+                    ("active", "=", True),
+                ]
+            )
+        )
+        for company, company_bindings in bindings.grouped("company_id").items():
+            steps_here = [s for s in acting if s.company_id == company.id]
+            assume = {s.partner_id: (ranks[levels.browse(s.level_id).action], s.level_id) for s in steps_here}
+            targets = company_bindings._compute_targets(as_of, assume=assume)
+            for step in steps_here:
+                level = levels.browse(step.level_id)
+                reasons = [
+                    reason
+                    for binding, (target, reason) in targets.items()
+                    if binding.partner_id.id == step.partner_id and TARGET_RANK[target] < ranks[level.action]
+                ]
+                if reasons:
+                    reasons = "; ".join(dict.fromkeys(reasons))
+                    warnings[step.partner_id].append(
+                        self.env._(
+                            "“%(level)s” will not block the platform access: %(reasons)s.",
+                            level=level.name,
+                            reasons=reasons,
+                        )
+                        if level.action == "block"
+                        else self.env._(
+                            "“%(level)s” will not restrict the platform access: %(reasons)s.",
+                            level=level.name,
+                            reasons=reasons,
+                        )
+                    )
+        for step in acting:
+            if not bindings.filtered(
+                lambda b, s=step: b.partner_id.id == s.partner_id and b.company_id.id == s.company_id
+            ):
+                warnings[step.partner_id].append(
+                    self.env._(
+                        "“%s” changes nothing on a platform: the customer has no platform account.",
+                        levels.browse(step.level_id).name,
+                    )
+                )
+        return warnings
 
     def _dunning_access_sync(self, why=None):
         bindings = (

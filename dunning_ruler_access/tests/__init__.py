@@ -9,3 +9,4 @@ from . import test_security
 from . import test_traccar
 from . import test_security_rpc
 from . import test_one_notice
+from . import test_notice_truth

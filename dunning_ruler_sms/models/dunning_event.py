@@ -238,9 +238,12 @@ class DunningEvent(models.Model):
         self.ensure_one()
         record = self._dunning_phone_render_record(template)
         rendering = DunningSmsRendering(self, record)
-        return template.with_context(**{RENDERING_KEY: rendering})._render_field(
-            "body", record.ids, compute_lang=True
-        )[record.id]
+        # stripped: a placeholder with nothing to state (dunning_sms_service) may end the text
+        return (
+            template.with_context(**{RENDERING_KEY: rendering})
+            ._render_field("body", record.ids, compute_lang=True)[record.id]
+            .strip()
+        )
 
     def _dunning_phone_queue(self):
         """Render the text and put the message in Odoo's SMS queue (sent by its cron

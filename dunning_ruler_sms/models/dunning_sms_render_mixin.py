@@ -9,6 +9,8 @@ PLACEHOLDER_FIELDS = (
     "dunning_sms_due_date",
     "dunning_sms_invoices",
     "dunning_sms_company",
+    "dunning_sms_situation",
+    "dunning_sms_service",
 )
 
 
@@ -60,6 +62,14 @@ class DunningSmsRenderMixin(models.AbstractModel):
     dunning_sms_due_date = fields.Char("Dunning: due date", compute="_compute_dunning_sms_fields")
     dunning_sms_invoices = fields.Char("Dunning: invoice numbers", compute="_compute_dunning_sms_fields")
     dunning_sms_company = fields.Char("Dunning: company name", compute="_compute_dunning_sms_fields")
+    # True on the day the message is sent: from the real due dates and the decision taken
+    # for the customer in the run (dunning.event._get_notice_situation / _service_status).
+    dunning_sms_situation = fields.Char(
+        "Dunning: situation (e.g. 4 day(s) overdue)", compute="_compute_dunning_sms_fields"
+    )
+    dunning_sms_service = fields.Char(
+        "Dunning: service status (may be empty)", compute="_compute_dunning_sms_fields"
+    )
     # Computed apart: a portal link gives the invoices an access token (a write on
     # account.move), only worth it when the template uses it.
     dunning_sms_pay_url = fields.Char("Dunning: payment link", compute="_compute_dunning_sms_pay_url")
@@ -93,5 +103,7 @@ class DunningSmsRenderMixin(models.AbstractModel):
                     dunning_sms_due_date=format_date(event.env, lines[:1].date_maturity) if lines else False,
                     dunning_sms_invoices=", ".join(event._get_notice_lines().move_id.mapped("name")),
                     dunning_sms_company=event.company_id.name,
+                    dunning_sms_situation=event._get_notice_situation()["short"],
+                    dunning_sms_service=sms_normalize_text(event._get_notice_service_status()["short"]),
                 )
             record.update(values)

@@ -4,3 +4,4 @@ from . import test_http_gateway
 from . import test_webhook
 from . import test_security
 from . import test_whatsapp
+from . import test_notice_truth
