@@ -442,7 +442,9 @@ class DunningEvent(models.Model):
                     "activity_id": activity.id,
                     "message": self.env._(
                         "Activity “%(summary)s” for %(user)s.", summary=activity.summary, user=user.name
-                    ),
+                    )
+                    if user
+                    else self.env._("Activity “%(summary)s”, unassigned.", summary=activity.summary),
                 }
             )
 
@@ -467,16 +469,24 @@ class DunningEvent(models.Model):
             handler()
 
     def _dunning_activity_user(self):
-        """Activities go to the customer's responsible agent first, then to the level's
-        assignee, the salesperson, and the user running the dunning."""
+        """Activities go to the customer's responsible agent first (the customer's own,
+        then the grade's), then to the level's assignee, the salesperson, the company's
+        default dunning user and the user running the dunning. Never to the superuser
+        (OdooBot, who runs the scheduled action) nor to a portal or archived user: nobody
+        fitting leaves the activity unassigned (empty recordset)."""
         self.ensure_one()
         partner = self.partner_id.with_company(self.company_id)
-        return (
-            partner._dunning_default_agent()
-            or self.level_id.activity_user_id
-            or partner.user_id
-            or self.env.user
+        candidates = (
+            partner._dunning_default_agent(),
+            self.level_id.activity_user_id,
+            partner.user_id,
+            self.company_id.dunning_activity_user_id,
+            self.env.user,
         )
+        for user in candidates:
+            if user and user.active and not user.share and not user._is_superuser():
+                return user
+        return self.env["res.users"]
 
     def _get_dunning_fees(self):
         """Fees charged for this event's level on its invoices (shown in the reminder).

@@ -20,6 +20,14 @@ class ResCompany(models.Model):
         "invoice of the customer, billed with their next invoice.",
     )
 
+    dunning_activity_user_id = fields.Many2one(
+        "res.users",
+        string="Default Dunning User",
+        domain="[('share', '=', False), ('company_ids', 'in', id)]",
+        help="Assigned the dunning activities of customers who have no responsible agent (neither "
+        "their own nor their grade's) when the level names no assignee.",
+    )
+
     @api.constrains("dunning_default_grade_id")
     def _check_dunning_default_grade(self):
         for company in self:
