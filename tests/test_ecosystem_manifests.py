@@ -18,6 +18,13 @@ from odoo.tests.common import TransactionCase
 REPO = Path(__file__).resolve().parent.parent
 ADDONS = sorted(p.parent.name for p in REPO.glob("*/__manifest__.py"))
 CORE = "dunning_ruler"
+# How the addons are named on the Apps page: the core's name, then what the addon adds.
+APP_NAMES = {
+    "dunning_ruler": "Dunning Ruler",
+    "dunning_ruler_sms": "Dunning Ruler: SMS and WhatsApp",
+    "dunning_ruler_access": "Dunning Ruler: Platform Access",
+    "dunning_ruler_queue_job": "Dunning Ruler: Queue Jobs",
+}
 # Python libraries an addon must declare (when the addon is in the tree).
 EXPECTED_PYTHON = {"dunning_ruler_sms": {"phonenumbers"}, "dunning_ruler_access": {"requests"}}
 
@@ -31,6 +38,10 @@ def test_manifest_presents_the_addon(addon):
     m = manifest(addon)
     core = manifest(CORE)
     assert re.fullmatch(r"19\.0\.\d+\.\d+\.\d+", m.get("version", "")), "version must be 19.0.x.y.z"
+    if addon in APP_NAMES:
+        assert m.get("name") == APP_NAMES[addon], "one naming scheme on the Apps page"
+    else:
+        assert m.get("name", "").startswith(core["name"] + ": "), "named “Dunning Ruler: <what it adds>”"
     summary = m.get("summary", "")
     assert 20 <= len(summary) <= 200 and "\n" not in summary, "a clear one-line summary"
     assert m.get("category", "").split("/")[0] == "Accounting"

@@ -71,8 +71,11 @@ class DunningEvent(models.Model):
         string="Installments",
     )
     invoice_count = fields.Integer(compute="_compute_invoice_count")
+    # Not summed: the events of a customer state the same debt again and again (and
+    # in several currencies), so a total over events means nothing.
     amount_due = fields.Monetary(
         currency_field="currency_id",
+        aggregator=None,
         help="Amount owed on the invoices concerned when the event happened.",
     )
     currency_id = fields.Many2one("res.currency", required=True)
