@@ -158,11 +158,13 @@ def _open_in_invoicing(b, model, res_id, selector):
         "/odoo/action-dunning_ruler.dunning_event_action",
         ".o_menu_sections [data-menu-xmlid='dunning_ruler.menu_dunning_root']",
     )
-    action = {"type": "ir.actions.act_window", "res_model": model, "res_id": res_id, "views": [[False, "form"]]}
-    b.js(
-        "odoo.__WOWL_DEBUG__.root.env.services.action"
-        f".doAction({json.dumps(action)}).then(() => true)"
-    )
+    action = {
+        "type": "ir.actions.act_window",
+        "res_model": model,
+        "res_id": res_id,
+        "views": [[False, "form"]],
+    }
+    b.js(f"odoo.__WOWL_DEBUG__.root.env.services.action.doAction({json.dumps(action)}).then(() => true)")
     b.wait_for(selector)
     time.sleep(1.5)
 
@@ -188,7 +190,9 @@ def shoot_sms_addon(b):
 def shoot_access_addon(b):
     """dunning_ruler_access: a platform's settings, and the outbox of calls to it."""
     [platform] = _rpc(b, "dunning.access.platform", "search_read", [], fields=["id"], limit=1, order="id")
-    b.goto(f"/odoo/action-dunning_ruler_access.dunning_access_platform_action/{platform['id']}", ".o_form_view")
+    b.goto(
+        f"/odoo/action-dunning_ruler_access.dunning_access_platform_action/{platform['id']}", ".o_form_view"
+    )
     _addon_shot(b, "dunning_ruler_access", "platform_settings")
     b.goto("/odoo/action-dunning_ruler_access.dunning_access_call_action", ".o_list_view")
     # Every call, not only those needing attention (the default filter).

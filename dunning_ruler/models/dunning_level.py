@@ -251,7 +251,7 @@ class DunningLevel(models.Model):
             try:
                 with self.env.cr.savepoint():
                     self._condition_partner_model().search(self._get_condition_domain(), limit=1)
-            except Exception as error:  # any error of the filter is the filter's problem
+            except Exception as error:  # noqa: BLE001 - whatever the filter raises is its problem
                 problems.append(
                     self.env._(
                         "The customer filter of level “%(level)s” is invalid: %(error)s",

@@ -110,7 +110,9 @@ class TestReasonsAndAgents(DunningCommon):
         own = self._create_customer("Customer Own", grade=quiet_grade, dunning_user_id=self.agent2.id)
         nobody = self._create_customer("Customer Nobody", grade=quiet_grade)
         late = self._create_customer("Customer Late", grade=quiet_grade)
-        default_user = self._create_user("dunning_default", "Default Dunner", "dunning_ruler.group_dunning_agent")
+        default_user = self._create_user(
+            "dunning_default", "Default Dunner", "dunning_ruler.group_dunning_agent"
+        )
         self.company.dunning_activity_user_id = default_user
         for partner in (self.customer, own, nobody):
             self._invoice(partner, 100.0)

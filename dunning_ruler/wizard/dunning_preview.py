@@ -21,9 +21,7 @@ class DunningPreview(models.TransientModel):
     line_count = fields.Integer(compute="_compute_totals")
     partner_count = fields.Integer(string="Customers", compute="_compute_totals")
     computed = fields.Boolean(readonly=True)
-    is_future = fields.Boolean(
-        compute="_compute_is_future", help="A future date can be previewed, not run."
-    )
+    is_future = fields.Boolean(compute="_compute_is_future", help="A future date can be previewed, not run.")
 
     @api.depends("as_of")
     def _compute_is_future(self):

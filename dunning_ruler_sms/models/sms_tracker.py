@@ -33,7 +33,8 @@ class SmsTracker(models.Model):
         uuids = [
             tracker.sms_uuid
             for tracker in self
-            if (tracker.mail_notification_id.notification_status or notification_status) == notification_status
+            if (tracker.mail_notification_id.notification_status or notification_status)
+            == notification_status
         ]
         if not uuids:
             return
