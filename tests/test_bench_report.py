@@ -82,9 +82,14 @@ def test_steady_state_reports_median_and_worst_day(capsys):
     bench._report_steady({"steady": days})
     printed = capsys.readouterr().out
     assert (
-        "4 daily runs after the first: median 3.00 s, worst 6.00 s (2026-06-19, 30 events, 3 messages)"
-        in printed
+        "4 daily runs after the first, 1 worker(s) (the scheduled action and its helpers): "
+        "median 3.00 s, worst 6.00 s (2026-06-19, 30 events, 3 messages)" in printed
     )
+    assert "per day: seconds 1.0/4.0/2.0/6.0" in printed
+    days[3].update(batches=6, batch_workers=2)
+    bench._report_steady({"steady": days, "steady_workers": 2})
+    assert "2 worker(s)" in (printed := capsys.readouterr().out)
+    assert "(2026-06-19, 30 events, 3 messages, 6 batches by 2 workers)" in printed
     assert "target under 5 s per day: NOT met" in printed
 
 

@@ -6,6 +6,7 @@ Runs on the test database, where ./setup/test installed every project addon.
 
 import io
 import re
+import tempfile
 from pathlib import Path
 
 import polib
@@ -18,6 +19,63 @@ ADDONS = sorted(p.parent.name for p in REPO.glob("*/__manifest__.py"))
 LANGS = ("pt_BR", "es")
 # %s, %(name)s, {{ expr }}, {name} and QWeb/HTML tags must survive translation
 PLACEHOLDER_RE = re.compile(r"%\(\w+\)[sd]|%[sd]|\{\{.*?\}\}|\{\w+\}|</?[a-zA-Z][^>]*>")
+
+
+# One spelling per term: an English term (a regular expression on the msgid) is
+# translated one way in each language; the words listed are the other ways it was
+# once translated (a msgstr of a msgid naming the term must not use them).
+GLOSSARY = {
+    "pt_BR": [
+        (r"\blevels?\b", r"\bn[íi]ve(l|is)\b", "etapa"),
+        (r"\bdisput", r"\bdisputa", "contestação"),
+        (r"\bhold\b|\bholds\b", r"\bsuspen", "pausa"),
+        (r"\bgrades?\b", r"\b(classe|perfil)", "categoria"),
+        (r"\bhand(-| )?overs?\b|\bhanded over\b", r"\b(repasse|entrega)", "encaminhamento"),
+        (r"\barrangements?\b", r"\bparcelamento", "acordo"),
+        (r"\bfees?\b", r"\b(tarifa|multa|encargo)", "taxa"),
+        (r"\bemails?\b", r"\bemail", "e-mail"),
+    ],
+    "es": [
+        (r"\blevels?\b", r"\betapa", "nivel"),
+        (r"\bdunning\b", r"\bcobros?\b", "cobranza"),
+        (r"\binstallments\b", r"\bvencimientos\b", "cuota"),
+        (r"\bgrades?\b", r"\b(clase|perfil)", "categoría"),
+        (r"\bhand(-| )?overs?\b|\bhanded over\b", r"\b(traspaso|cesión)", "derivación"),
+        (r"\barrangements?\b", r"\bacuerdo", "convenio"),
+        (r"\bfees?\b", r"\b(tarifa|comisión|recargo)", "cargo"),
+        (r"\bemails?\b", r"\be-?mail", "correo electrónico"),
+    ],
+}
+
+
+# and in English (the .pot files), one spelling: (other spelling, the one used)
+ENGLISH = [(r"\binstalments?\b", "installment"), (r"\be-mails?\b", "email"), (r"\bcanceled\b", "cancelled")]
+
+
+def glossary_problems(repo=REPO):
+    """[problem] of the .po files translating a glossary term another way, of the
+    .pot files spelling an English term another way."""
+    problems = []
+    for path in sorted(repo.glob("*/i18n/*.pot")):
+        for entry in polib.pofile(str(path)):
+            msgid = PLACEHOLDER_RE.sub(" ", entry.msgid).lower()
+            problems += [
+                f"{path.relative_to(repo)}: {entry.msgid[:60]!r}: use “{word}”"
+                for other, word in ENGLISH
+                if re.search(other, msgid)
+            ]
+    for path in sorted(repo.glob("*/i18n/*.po")):
+        rules = GLOSSARY.get(path.stem, ())
+        for entry in polib.pofile(str(path)):
+            if entry.obsolete or not entry.msgstr:
+                continue
+            # placeholders, expressions and markup are code, not words
+            msgid = PLACEHOLDER_RE.sub(" ", entry.msgid).lower()
+            msgstr = PLACEHOLDER_RE.sub(" ", entry.msgstr).lower()
+            for term, other, word in rules:
+                if re.search(term, msgid) and re.search(other, msgstr):
+                    problems.append(f"{path.relative_to(repo)}: {entry.msgid[:60]!r}: use “{word}”")
+    return problems
 
 
 def signature(po):
@@ -70,6 +128,21 @@ class TestTranslations(TransactionCase):
                         problems.append(f"{path}: placeholders or markup differ in {key[1][:70]!r}")
                 problems += [f"{path}: {k[1][:70]!r} is not in the .pot" for k in entries.keys() - pot.keys()]
         self.assertFalse(problems, "\n".join(problems))
+
+    def test_po_files_use_one_spelling_per_term(self):
+        """A term is translated one way (GLOSSARY) in every addon's catalogue."""
+        self.assertFalse(glossary_problems(), "\n".join(glossary_problems()))
+
+    def test_glossary_check_can_fail(self):
+        po = polib.POFile()
+        po.append(polib.POEntry(msgid="Dunning level reached", msgstr="Nível de cobrança atingido"))
+        pot = polib.POFile()
+        pot.append(polib.POEntry(msgid="Instalment missed", msgstr=""))
+        with tempfile.TemporaryDirectory() as tmp:
+            (Path(tmp) / "addon" / "i18n").mkdir(parents=True)
+            po.save(str(Path(tmp) / "addon" / "i18n" / "pt_BR.po"))
+            pot.save(str(Path(tmp) / "addon" / "i18n" / "addon.pot"))
+            self.assertEqual(len(glossary_problems(Path(tmp))), 2)
 
     def test_po_files_load_into_odoo(self):
         """Odoo imports the catalogues: the core model's name is translated."""

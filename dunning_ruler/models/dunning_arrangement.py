@@ -2,14 +2,16 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
+from ..tools.i18n import Format, _lt, is_text, write_texts
+
 
 class DunningArrangement(models.Model):
-    """An agreed instalment plan for some overdue invoices of a customer.
+    """An agreed installment plan for some overdue invoices of a customer.
 
     While active (kept), the engine leaves these invoices alone. The daily check
     (``_check_arrangements``, run before each dunning run) closes kept plans once the
     invoices are paid and breaks a plan as soon as the amount paid falls behind the
-    instalments due: the invoices then climb the ladder again from where they stopped
+    installments due: the invoices then climb the ladder again from where they stopped
     (their due dates are shifted by the days the plan paused them)."""
 
     _name = "dunning.arrangement"
@@ -47,13 +49,13 @@ class DunningArrangement(models.Model):
         "('move_type', '=', 'out_invoice'), ('state', '=', 'posted'), "
         "('payment_state', 'in', ('not_paid', 'partial'))]",
     )
-    line_ids = fields.One2many("dunning.arrangement.line", "arrangement_id", string="Instalments", copy=True)
+    line_ids = fields.One2many("dunning.arrangement.line", "arrangement_id", string="Installments", copy=True)
     amount_arranged = fields.Monetary(
         readonly=True,
         copy=False,
         help="Open amount of the invoices when the plan was agreed.",
     )
-    amount_total = fields.Monetary(string="Instalments Total", compute="_compute_amounts", store=True)
+    amount_total = fields.Monetary(string="Installments Total", compute="_compute_amounts", store=True)
     amount_paid = fields.Monetary(string="Paid Since", compute="_compute_amount_paid")
     level_id = fields.Many2one(
         "dunning.level",
@@ -76,7 +78,7 @@ class DunningArrangement(models.Model):
         tracking=True,
         copy=False,
     )
-    broken_reason = fields.Char(readonly=True, copy=False)
+    broken_reason = fields.Char(readonly=True, copy=False, translate=True)  # every language: tools/i18n.py
     note = fields.Text()
 
     _LOCKED_FIELDS = frozenset({"partner_id", "company_id", "date_start", "invoice_ids", "line_ids"})
@@ -107,10 +109,10 @@ class DunningArrangement(models.Model):
     def _check_lines(self):
         for plan in self:
             if any(line.amount <= 0 for line in plan.line_ids):
-                raise ValidationError(self.env._("Every instalment needs a positive amount."))
+                raise ValidationError(self.env._("Every installment needs a positive amount."))
             if any(line.date < plan.date_start for line in plan.line_ids):
                 raise ValidationError(
-                    self.env._("Instalments cannot fall before the date the plan was agreed.")
+                    self.env._("Installments cannot fall before the date the plan was agreed.")
                 )
 
     @api.constrains("partner_id", "invoice_ids", "company_id")
@@ -179,7 +181,7 @@ class DunningArrangement(models.Model):
             if plan.state != "draft":
                 raise UserError(self.env._("Only draft arrangements can be confirmed."))
             if not plan.invoice_ids or not plan.line_ids:
-                raise UserError(self.env._("Choose the invoices and the instalments of the arrangement."))
+                raise UserError(self.env._("Choose the invoices and the installments of the arrangement."))
             busy = plan.invoice_ids.filtered(lambda m: m.dunning_arrangement_id or m.dunning_handover_id)
             if busy:
                 raise UserError(
@@ -196,7 +198,7 @@ class DunningArrangement(models.Model):
             if plan.currency_id.compare_amounts(plan.amount_total, owed) != 0:
                 raise UserError(
                     self.env._(
-                        "The instalments total %(total)s but the invoices owe %(owed)s: they must match.",
+                        "The installments total %(total)s but the invoices owe %(owed)s: they must match.",
                         total=plan.amount_total,
                         owed=owed,
                     )
@@ -206,7 +208,7 @@ class DunningArrangement(models.Model):
             plan.invoice_ids.sudo().write({"dunning_arrangement_id": plan.id})
             plan._log(
                 self.env._(
-                    "Payment arrangement agreed: %(count)s instalment(s) totalling %(total)s; "
+                    "Payment arrangement agreed: %(count)s installment(s) totalling %(total)s; "
                     "dunning paused.",
                     count=len(plan.line_ids),
                     total=plan.amount_total,
@@ -245,15 +247,17 @@ class DunningArrangement(models.Model):
         )
         self.env["account.move.line"].invalidate_model(["dunning_pause_days"])
         moves.sudo().write({"dunning_arrangement_id": False})
-        self.sudo().write({"state": state, "date_end": as_of, "broken_reason": reason})
+        write_texts(self.sudo(), {"state": state, "date_end": as_of, "broken_reason": reason})
         for plan in self:
-            plan._log(message if not reason else f"{message} {reason}")
+            plan._log(message if not reason else Format("%s %s", message, reason))
 
     def _log(self, body):
-        """Trace on the plan, the customer and as a dunning event."""
+        """Trace on the plan, the customer and as a dunning event (``body`` may be a
+        text in every language, tools/i18n.py: the chatter gets the current one)."""
         self.ensure_one()
-        self.message_post(body=body, message_type="notification")
-        self.partner_id._message_log(body=body)
+        text = body._translate(self.env.lang or "en_US") if is_text(body) else body
+        self.message_post(body=text, message_type="notification")
+        self.partner_id._message_log(body=text)
         self.env["dunning.event"]._dunning_create_manual(
             [
                 {
@@ -270,7 +274,7 @@ class DunningArrangement(models.Model):
 
     @api.model
     def _check_arrangements(self, as_of=None, company_ids=None):
-        """Daily: close fulfilled plans, break those whose instalments fell behind."""
+        """Daily: close fulfilled plans, break those whose installments fell behind."""
         as_of = fields.Date.to_date(as_of) or fields.Date.context_today(self)
         domain = [("state", "=", "active")]
         if company_ids is not None:
@@ -297,20 +301,21 @@ class DunningArrangement(models.Model):
             missed = plan.line_ids.filtered(lambda line: line.date < as_of).sorted("date")
             due = sum(missed.mapped("amount"))
             if currency.compare_amounts(paid, due) < 0:
-                # The first instalment not covered by what was paid.
+                # The first installment not covered by what was paid.
                 running, first = 0.0, missed[-1:]
                 for line in missed:
                     running += line.amount
                     if currency.compare_amounts(paid, running) < 0:
                         first = line
                         break
-                broken[plan] = self.env._(
-                    "Instalment of %(amount)s due on %(date)s missed (%(paid)s paid of %(due)s due).",
+                broken[plan] = _lt(
+                    "Installment of %(amount)s due on %(date)s missed (%(paid)s paid of %(due)s due).",
                     amount=first.amount,
                     date=first.date,
                     paid=currency.round(paid),
                     due=due,
                 )
-        fulfilled._release(as_of, "done", self.env._("Payment arrangement fulfilled."))
+        # Texts in every language (tools/i18n.py): the daily check runs as the superuser.
+        fulfilled._release(as_of, "done", _lt("Payment arrangement fulfilled."))
         for plan, reason in broken.items():
-            plan._release(as_of, "broken", self.env._("Payment arrangement broken: dunning resumes."), reason)
+            plan._release(as_of, "broken", _lt("Payment arrangement broken: dunning resumes."), reason)

@@ -4,7 +4,7 @@ from odoo.exceptions import UserError
 
 class DunningArrangementLine(models.Model):
     _name = "dunning.arrangement.line"
-    _description = "Payment Arrangement Instalment"
+    _description = "Payment Arrangement Installment"
     _order = "arrangement_id, date, id"
 
     arrangement_id = fields.Many2one("dunning.arrangement", required=True, ondelete="cascade", index=True)
@@ -16,7 +16,9 @@ class DunningArrangementLine(models.Model):
 
     def _check_draft(self):
         if not self.env.su and self.arrangement_id.filtered(lambda p: p.state != "draft"):
-            raise UserError(self.env._("The instalments of an agreed payment arrangement cannot be changed."))
+            raise UserError(
+                self.env._("The installments of an agreed payment arrangement cannot be changed.")
+            )
 
     @api.model_create_multi
     def create(self, vals_list):

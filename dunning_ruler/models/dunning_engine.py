@@ -67,6 +67,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools import SQL, float_round
 
 from ..tools.bulk import bulk_insert, bulk_link
+from ..tools.i18n import Format, Join, _lt, field_text, write_texts
 
 _logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ class PlanStep:
     skipped: bool = False
     line_ids: list = field(default_factory=list)
     move_ids: list = field(default_factory=list)
+    # why the level is skipped: a text in every language (tools/i18n.py), stored as such
     reason: str = ""
 
 
@@ -599,7 +601,7 @@ class DunningEngine(models.AbstractModel):
             # A helper outside a scheduled action: the batches of a run under way, in this
             # transaction.
             return self._work_batches(summary)
-        # A missed instalment releases its invoices before the ladder is planned, so the
+        # A missed installment releases its invoices before the ladder is planned, so the
         # same run resumes their dunning; a kept plan keeps them out of it.
         self.env["dunning.arrangement"].sudo()._check_arrangements(as_of=as_of, company_ids=company_ids)
         candidates = self._candidate_partner_ids(as_of, company_ids, partner_ids)
@@ -681,7 +683,7 @@ class DunningEngine(models.AbstractModel):
             if under_way and partner_ids is None:
                 return under_way
             Batch.search([("state", "=", "pending"), ("as_of", "!=", as_of)]).write({"state": "cancelled"})
-            # A missed instalment releases its invoices before the ladder is planned, so
+            # A missed installment releases its invoices before the ladder is planned, so
             # the same run resumes their dunning; a kept plan keeps them out of it.
             self.env["dunning.arrangement"].sudo()._check_arrangements(as_of=as_of, company_ids=company_ids)
             candidates = self._candidate_partner_ids(as_of, company_ids, partner_ids)
@@ -914,8 +916,12 @@ class DunningEngine(models.AbstractModel):
                         sender_index[key] = len(rows)
                     rows.append((values(step, channel), step.line_ids, step.move_ids))
                     continue
-                message = Markup("<p>%s</p>") % self.env._(
-                    "Included in the “%(level)s” reminder.", level=levels.browse(top.level_id).name
+                message = Format(
+                    Markup("<p>%s</p>"),
+                    _lt(
+                        "Included in the “%(level)s” reminder.",
+                        level=field_text(levels.browse(top.level_id), "name"),
+                    ),
                 )
                 merged_rows.append(
                     (values(step, channel, message=message), step.line_ids, step.move_ids, key)
@@ -944,11 +950,9 @@ class DunningEngine(models.AbstractModel):
             channel_events = to_send.filtered(lambda e, c=channel: e.channel == c)
             dispatch = getattr(channel_events, f"_dunning_send_{channel}", None)
             if dispatch is None:
-                channel_events.write(
-                    {
-                        "state": "failed",
-                        "failure_reason": self.env._("No dispatcher for channel %s.", channel),
-                    }
+                write_texts(
+                    channel_events,
+                    {"state": "failed", "failure_reason": _lt("No dispatcher for channel %s.", channel)},
                 )
                 continue
             dispatch()
@@ -989,16 +993,21 @@ class DunningEngine(models.AbstractModel):
             for move in self.env["account.move"].sudo().browse({m for s in missed for m in s.move_ids})
         }
         level_names = {
-            level.id: level.name
+            level.id: field_text(level, "name")
             for level in self.env["dunning.level"].sudo().browse({s.level_id for s in missed})
         }
         pairs = []
         for group in by_key.values():
             line_ids = list(dict.fromkeys(lid for s in group for lid in s.line_ids))
             move_ids = list(dict.fromkeys(mid for s in group for mid in s.move_ids))
-            detail = "; ".join(
-                f"{level_names[s.level_id]} ({', '.join(names[m] or str(m) for m in s.move_ids)})"
-                for s in group
+            detail = Join(
+                "; ",
+                (
+                    Format(
+                        "%s (%s)", level_names[s.level_id], ", ".join(names[m] or str(m) for m in s.move_ids)
+                    )
+                    for s in group
+                ),
             )
             summary = PlanStep(
                 group[0].partner_id,
@@ -1014,7 +1023,7 @@ class DunningEngine(models.AbstractModel):
             vals = values(
                 summary,
                 "none",
-                failure_reason=self.env._(
+                failure_reason=_lt(
                     "Missed run: a higher level was due at the same time, not sent: %s.", detail
                 ),
             )
@@ -1170,19 +1179,19 @@ class DunningEngine(models.AbstractModel):
                     level.condition_min_amount > 0
                     and currency.compare_amounts(amount, level.condition_min_amount) < 0
                 ):
-                    failed[partner_id, level.id] = self.env._(
+                    failed[partner_id, level.id] = _lt(
                         "Condition not met: overdue total %(amount)s is below %(min)s.",
                         amount=float_round(amount, precision_rounding=currency.rounding),
                         min=level.condition_min_amount,
                     )
                 elif level.condition_min_invoices > 0 and count < level.condition_min_invoices:
-                    failed[partner_id, level.id] = self.env._(
+                    failed[partner_id, level.id] = _lt(
                         "Condition not met: %(count)s overdue invoice(s), %(min)s required.",
                         count=count,
                         min=level.condition_min_invoices,
                     )
                 elif matching is not None and partner_id not in matching:
-                    failed[partner_id, level.id] = filter_error or self.env._(
+                    failed[partner_id, level.id] = filter_error or _lt(
                         "Condition not met: the customer does not match the level's customer filter."
                     )
         return failed
@@ -1211,5 +1220,7 @@ class DunningEngine(models.AbstractModel):
                 self.env["dunning.fee"].sudo()._charge(pairs, as_of)
         except UserError as error:
             _logger.warning("Dunning fees not booked on %s: %s", as_of, error)
-            for _step, event in pairs:
-                event.failure_reason = self.env._("Fee not charged: %s", error.args[0])
+            write_texts(
+                self.env["dunning.event"].union(*(event for _step, event in pairs)),
+                {"failure_reason": _lt("Fee not charged: %s", error.args[0])},
+            )

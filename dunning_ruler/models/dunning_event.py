@@ -6,6 +6,7 @@ from odoo.tools import SQL
 from odoo.tools.misc import formatLang
 
 from ..tools.bulk import bulk_log
+from ..tools.i18n import _lt, field_text, is_text, set_texts, write_texts
 from .dunning_mail_batch import Post
 
 CONTACT_TYPES = [("call", "Call"), ("reply", "Customer reply"), ("visit", "Visit"), ("other", "Other")]
@@ -79,8 +80,9 @@ class DunningEvent(models.Model):
         help="Amount owed on the invoices concerned when the event happened.",
     )
     currency_id = fields.Many2one("res.currency", required=True)
-    message = fields.Html(sanitize_style=True, help="What was sent, or why nothing was.")
-    failure_reason = fields.Text()
+    # Written by dunning in every installed language (tools/i18n.py): read in the reader's.
+    message = fields.Html(sanitize_style=True, translate=True, help="What was sent, or why nothing was.")
+    failure_reason = fields.Text(translate=True)
     mail_message_id = fields.Many2one("mail.message", index="btree_not_null", ondelete="set null")
     merged_into_id = fields.Many2one(
         "dunning.event",
@@ -169,7 +171,8 @@ class DunningEvent(models.Model):
         create manual events.
 
         Each dict holds the event's fields, at least ``partner_id``, ``company_id`` and
-        ``message``; ``invoice_ids`` and ``line_ids`` may be lists of ids. Unless given:
+        ``message`` (a string, or a text written in every language: tools/i18n.py);
+        ``invoice_ids`` and ``line_ids`` may be lists of ids. Unless given:
         dated today, channel ``manual``, state ``done``, origin ``manual``, done by the
         current user; the amount due and its currency are those of the installments
         (``line_ids``, else the open installments of ``invoice_ids``, as a run's
@@ -179,9 +182,11 @@ class DunningEvent(models.Model):
         Line = self.env["account.move.line"].sudo()
         Move = self.env["account.move"].sudo()
         today = fields.Date.context_today(self)
-        create_list = []
+        create_list, texts = [], []
         for vals in vals_list:
-            vals = dict(vals)
+            # texts in every language (tools/i18n.py), written once the events exist
+            texts.append({name: value for name, value in vals.items() if is_text(value)})
+            vals = {name: value for name, value in vals.items() if name not in texts[-1]}
             move_ids = list(vals.pop("invoice_ids", None) or [])
             line_ids = list(vals.pop("line_ids", None) or [])
             if "amount_due" not in vals:
@@ -209,7 +214,9 @@ class DunningEvent(models.Model):
                     "line_ids": [fields.Command.set(line_ids)],
                 }
             )
-        return self.sudo().create(create_list)
+        events = self.sudo().create(create_list)
+        set_texts(events, {event.id: text for event, text in zip(events, texts, strict=True) if text})
+        return events
 
     # ------------------------------------------------------------------
     # Helpers for templates (mail, sms, letters)
@@ -345,13 +352,14 @@ class DunningEvent(models.Model):
             for event in events:
                 recipient = event._dunning_recipient()
                 if not recipient.email:
-                    event.write(
+                    write_texts(
+                        event,
                         {
                             "state": "failed",
-                            "failure_reason": self.env._(
+                            "failure_reason": _lt(
                                 "%(partner)s has no email address.", partner=recipient.display_name
                             ),
-                        }
+                        },
                     )
                     continue
                 posts.append(Post(event, event.partner_id, recipient, subjects[event.id], bodies[event.id]))
@@ -396,7 +404,7 @@ class DunningEvent(models.Model):
             SQL(
                 """
                 UPDATE dunning_event e
-                   SET message = v.body, mail_message_id = v.message_id,
+                   SET message = jsonb_build_object('en_US', v.body), mail_message_id = v.message_id,
                        write_uid = %s, write_date = now() at time zone 'UTC'
                   FROM unnest(%s::int[], %s::int[], %s::text[]) AS v(event_id, message_id, body)
                  WHERE e.id = v.event_id
@@ -422,15 +430,18 @@ class DunningEvent(models.Model):
             level = event.level_id
             user = event._dunning_activity_user()
             users.append(user)
+            # The activity is read by the user it is assigned to: in their language.
+            as_user = event.with_context(lang=user.lang or self.env.lang)
             vals_list.append(
                 {
                     "activity_type_id": level.activity_type_id.id,
-                    "summary": level.activity_summary or level.name,
+                    "summary": level.with_env(as_user.env).activity_summary
+                    or level.with_env(as_user.env).name,
                     "automated": True,
-                    "note": self.env._(
+                    "note": as_user.env._(
                         "%(count)s invoice(s), %(total)s owed.",
                         count=len(event.invoice_ids),
-                        total=event._get_total_owed_display(),
+                        total=as_user._get_total_owed_display(),
                     ),
                     "date_deadline": event.date,
                     "res_model_id": model_id,
@@ -439,17 +450,17 @@ class DunningEvent(models.Model):
                 }
             )
         activities = self.env["mail.activity"].create(vals_list)
+        texts = {}
         for event, activity, user in zip(self, activities, users, strict=True):
-            event.write(
-                {
-                    "activity_id": activity.id,
-                    "message": self.env._(
-                        "Activity “%(summary)s” for %(user)s.", summary=activity.summary, user=user.name
-                    )
-                    if user
-                    else self.env._("Activity “%(summary)s”, unassigned.", summary=activity.summary),
-                }
-            )
+            event.activity_id = activity
+            level = event.level_id
+            summary = field_text(level, "activity_summary" if level.activity_summary else "name")
+            texts[event.id] = {
+                "message": _lt("Activity “%(summary)s” for %(user)s.", summary=summary, user=user.name)
+                if user
+                else _lt("Activity “%(summary)s”, unassigned.", summary=summary)
+            }
+        set_texts(self, texts)
 
     def _dunning_send_action(self):
         """Execute the level's action; modules adding actions implement
@@ -460,13 +471,14 @@ class DunningEvent(models.Model):
         for action, events in by_action.items():
             handler = getattr(events, f"_dunning_action_{action}", None)
             if handler is None:
-                events.write(
+                write_texts(
+                    events,
                     {
                         "state": "failed",
-                        "failure_reason": self.env._(
+                        "failure_reason": _lt(
                             "Action “%s” is not available: is its module installed?", action
                         ),
-                    }
+                    },
                 )
                 continue
             handler()
@@ -561,28 +573,35 @@ class DunningEvent(models.Model):
             handover.invoice_ids.write({"dunning_handover_id": handover.id})
             event.write({"handover_id": handover.id})
         handovers._send_summary()
+        texts = {}
         for event, handover in zip(events, handovers, strict=True):
-            event.write(
-                {
-                    "message": self.env._(
-                        "%(count)s invoice(s) handed over to %(agency)s.",
-                        count=len(handover.invoice_ids),
-                        agency=handover.agency_id.display_name,
-                    ),
-                    "state": "done" if handover.mail_message_id else "failed",
-                    "failure_reason": handover.failure_reason or False,
-                }
-            )
+            event.state = "done" if handover.mail_message_id else "failed"
+            texts[event.id] = {
+                "message": _lt(
+                    "%(count)s invoice(s) handed over to %(agency)s.",
+                    count=len(handover.invoice_ids),
+                    agency=handover.agency_id.display_name,
+                ),
+                "failure_reason": handover._dunning_failure_text() or False,
+            }
+        set_texts(self, texts)
 
     def _dunning_send_letter(self):
         """Record the letters; they are printed in batch later, never lost if nobody prints now."""
-        for event in self:
-            event.message = self.env._(
-                "Letter “%(level)s” ready to print: %(count)s invoice(s), %(total)s owed.",
-                level=event.level_id.name,
-                count=len(event.invoice_ids),
-                total=event._get_total_owed_display(),
-            )
+        set_texts(
+            self,
+            {
+                event.id: {
+                    "message": _lt(
+                        "Letter “%(level)s” ready to print: %(count)s invoice(s), %(total)s owed.",
+                        level=field_text(event.level_id, "name"),
+                        count=len(event.invoice_ids),
+                        total=event._get_total_owed_display(),
+                    )
+                }
+                for event in self
+            },
+        )
         self.partner_id._message_log_batch(
             bodies={
                 event.partner_id.id: self.env._("Dunning: letter “%s” to print.", event.level_id.name)

@@ -3,6 +3,8 @@ from collections import defaultdict
 from odoo import api, fields, models
 from odoo.exceptions import UserError
 
+from ..tools.i18n import _lt, write_texts
+
 
 class DunningHandover(models.Model):
     """Overdue invoices of a customer handed to a collection agency or attorney.
@@ -55,7 +57,7 @@ class DunningHandover(models.Model):
         tracking=True,
     )
     mail_message_id = fields.Many2one("mail.message", string="Summary Sent", ondelete="set null")
-    failure_reason = fields.Text()
+    failure_reason = fields.Text(translate=True)
     cleared_date = fields.Date(readonly=True, tracking=True)
     cleared_by_id = fields.Many2one("res.users", readonly=True)
     clear_note = fields.Char(tracking=True)
@@ -84,14 +86,20 @@ class DunningHandover(models.Model):
         for handover in self:
             handover.amount_residual = sum(handover.invoice_ids.mapped("amount_residual_signed"))
 
+    def _dunning_failure_text(self):
+        """Why the summary cannot be sent (a text in every language, tools/i18n.py), or False."""
+        self.ensure_one()
+        if not self.agency_id.email:
+            return _lt("%s has no email address.", self.agency_id.display_name)
+        return False
+
     def _send_summary(self):
         """Queue the summary email to each agency (sent by the mail queue after commit)."""
         by_template = defaultdict(lambda: self.browse())
         for handover in self:
-            if not handover.agency_id.email:
-                handover.failure_reason = self.env._(
-                    "%s has no email address.", handover.agency_id.display_name
-                )
+            failure = handover._dunning_failure_text()
+            if failure:
+                write_texts(handover, {"failure_reason": failure})
                 continue
             template = handover.level_id.handover_mail_template_id or self.env.ref(
                 "dunning_ruler.mail_template_dunning_handover"

@@ -2,6 +2,8 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError, UserError
 from odoo.tools.safe_eval import safe_eval
 
+from ..tools.i18n import _lt
+
 # Offsets outside this window are configuration mistakes (a year overdue, a quarter early).
 MIN_OFFSET_DAYS = -90
 MAX_OFFSET_DAYS = 365
@@ -224,7 +226,7 @@ class DunningLevel(models.Model):
 
     def _condition_matching_partners(self, partner_ids):
         """(ids of ``partner_ids`` matching the customer filter, None) or (empty set,
-        why the filter could not be evaluated)."""
+        why the filter could not be evaluated, a text in every language: tools/i18n.py)."""
         self.ensure_one()
         # Every customer, archived ones too: only the filter's own relations skip
         # archived records.
@@ -232,7 +234,7 @@ class DunningLevel(models.Model):
         try:
             partners = self._condition_partner_model().search(domain + self._get_condition_domain())
         except (AccessError, UserError, ValueError) as error:
-            return set(), self.env._(
+            return set(), _lt(
                 "Condition not met: the customer filter cannot be evaluated in %(company)s "
                 "with the rights of %(user)s: %(error)s",
                 company=self.company_id.name,

@@ -397,10 +397,14 @@ class ResPartner(models.Model):
             if event:
                 partner = self.sudo().with_company(event.company_id)
                 user = event._dunning_activity_user()
+                # Read by the agent it is assigned to: in their language.
+                as_user = event.with_context(lang=user.lang or self.env.lang)
                 partner.activity_schedule(
                     activity_type_id=self.env.ref("dunning_ruler.mail_activity_type_dunning_call").id,
-                    summary=self.env._("Customer replied to “%s”: log the reason", event.level_id.name),
-                    note=self.env._("Use “Log contact” on the customer's Dunning tab to record the reason."),
+                    summary=as_user.env._("Customer replied to “%s”: log the reason", as_user.level_id.name),
+                    note=as_user.env._(
+                        "Use “Log contact” on the customer's Dunning tab to record the reason."
+                    ),
                     user_id=user.id,
                     date_deadline=fields.Date.context_today(self),
                 )

@@ -18,3 +18,4 @@ from . import test_definitions
 from . import test_technical_fields
 from . import test_one_notice
 from . import test_redact
+from . import test_stored_texts

@@ -21,7 +21,7 @@ class TestArrangement(DunningCommon):
             }
         )
 
-    def test_kept_plan_pauses_and_missed_instalment_resumes_where_it_stopped(self):
+    def test_kept_plan_pauses_and_missed_installment_resumes_where_it_stopped(self):
         invoice = self._invoice(self.customer, 1000.0)
         other = self._invoice(self.customer, 50.0)
         self._run(self.DUE + timedelta(days=3))
@@ -37,7 +37,7 @@ class TestArrangement(DunningCommon):
         self.assertEqual(plan.state, "active")
         paused = self._events(state="done", date=self.DUE + timedelta(days=15))
         self.assertEqual(paused.invoice_ids, other, "only the invoice outside the plan reaches Restrict")
-        # The second instalment (D+20) is missed: the daily check breaks the plan.
+        # The second installment (D+20) is missed: the daily check breaks the plan.
         self._run(self.DUE + timedelta(days=21))
         self.assertEqual(plan.state, "broken")
         self.assertIn(str(self.DUE + timedelta(days=20)), plan.broken_reason)

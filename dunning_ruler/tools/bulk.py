@@ -18,6 +18,8 @@ from odoo import fields
 from odoo.tools import SQL
 from odoo.tools.mail import generate_tracking_message_id
 
+from .i18n import translations
+
 LOG_ACCESS = ("create_uid", "create_date", "write_uid", "write_date")
 
 
@@ -36,7 +38,9 @@ def bulk_insert(model, rows):
     Like ``create``: the defaults of the stored fields no row gives are applied
     (evaluated once for all rows), stored computed fields no row gives are left to
     the ORM to compute, dependent fields are marked modified and the cached
-    inverses (one2many) of the relational fields given are invalidated.
+    inverses (one2many) of the relational fields given are invalidated. The value
+    of a translated field may be a lazy text (``tools.i18n``): it is written in
+    every installed language; a plain string is its English (fallback) value.
     """
     if not rows:
         return model.browse()
@@ -79,6 +83,7 @@ def bulk_insert(model, rows):
     names = ["id", *columns]
     types = {name: model_fields[name].column_type[1] for name in columns}
     types["id"] = "int4"
+    translated = {name for name in columns if model_fields[name].translate}
     records = []
     for record_id, row in zip(ids, rows, strict=True):
         record = dict(default_columns)
@@ -88,6 +93,8 @@ def bulk_insert(model, rows):
             # False is how the ORM writes "empty"; only a boolean column keeps it.
             if value is False and types[name] != "bool":
                 record[name] = None
+            elif name in translated and not isinstance(value, dict):
+                record[name] = translations(env, value)
         records.append(record)
     log_access = model._log_access
     env.cr.execute(

@@ -1,6 +1,8 @@
 from odoo import fields, models
 from odoo.exceptions import AccessError, UserError
 
+from odoo.addons.dunning_ruler.tools.i18n import _lt
+
 
 class AccountMove(models.Model):
     _inherit = "account.move"
@@ -33,7 +35,7 @@ class AccountMove(models.Model):
         res = super().write(vals)
         if "dunning_excluded" in vals or "dunning_dispute_lifts_access" in vals:
             # A dispute made or confirmed by a supervisor never keeps its customer restricted.
-            self.commercial_partner_id._dunning_access_sync(self.env._("Dispute changed"))
+            self.commercial_partner_id._dunning_access_sync(_lt("Dispute changed"))
         return res
 
     def action_dunning_access_confirm_dispute(self):

@@ -7,6 +7,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from odoo.addons.dunning_ruler.tools.i18n import Format, _lt, field_text, set_texts, translations, write_texts
+
 from .dunning_access_call import OPEN_STATES
 from .dunning_access_platform import check_access_manager
 
@@ -73,7 +75,8 @@ class DunningAccessBinding(models.Model):
     )
     confirmed_date = fields.Datetime(readonly=True)
     access_state = fields.Selection(ACCESS_STATES, compute="_compute_access_state", store=True, index=True)
-    state_reason = fields.Char(readonly=True, help="Why dunning wants the current state.")
+    # Written in every installed language (dunning_ruler/tools/i18n.py): read in the reader's.
+    state_reason = fields.Char(readonly=True, translate=True, help="Why dunning wants the current state.")
     trust_until = fields.Date(
         string="Trusted Until",
         readonly=True,
@@ -154,7 +157,8 @@ class DunningAccessBinding(models.Model):
     # What each account should be
     # ------------------------------------------------------------------
     def _compute_targets(self, today):
-        """{binding: (target, reason)} from the customer's open invoices and the guards.
+        """{binding: (target, reason)} from the customer's open invoices and the guards;
+        the reason is a text in every language (dunning_ruler/tools/i18n.py).
 
         Batched per company: a handful of queries whatever the number of customers."""
         result = {}
@@ -223,13 +227,13 @@ class DunningAccessBinding(models.Model):
                 )
             )
             noticed = {row[0] for row in self.env.cr.fetchall()}
+            # Rendered in each language with the reason's sentence around them (tools/i18n.py).
             level_names = {
-                lvl.id: lvl.display_name
+                lvl.id: field_text(lvl, "display_name")
                 for lvl in self.env["dunning.level"].sudo().browse({lid for _r, lid in levels.values()})
             }
-            # In the reader's language, as the reason's sentence (self.env._) around it.
             grade_names = {
-                grade.id: grade.name
+                grade.id: field_text(grade, "name")
                 for grade in self.env["dunning.grade"]
                 .sudo()
                 .browse({info[2] for info in infos.values() if info[1]})
@@ -240,29 +244,29 @@ class DunningAccessBinding(models.Model):
                 hold_until, exempt, grade_id, min_amount = infos.get(pid, (None, False, None, 0))
                 target = ("active", "restricted", "blocked")[rank]
                 reason = (
-                    self.env._("Level %s reached", level_names.get(level_id))
+                    _lt("Level %s reached", level_names.get(level_id))
                     if rank
-                    else self.env._("No invoice at a restricting level")
+                    else _lt("No invoice at a restricting level")
                 )
                 if binding.trust_until and binding.trust_until >= today:
                     target, reason = (
                         "active",
-                        self.env._("Provisionally unblocked until %s", binding.trust_until),
+                        _lt("Provisionally unblocked until %s", binding.trust_until),
                     )
                 elif rank and exempt:
                     target, reason = (
                         "active",
-                        self.env._("Grade %s is exempt from restriction", grade_names.get(grade_id)),
+                        _lt("Grade %s is exempt from restriction", grade_names.get(grade_id)),
                     )
                 elif rank and min_amount and balances.get((company.id, pid), 0.0) < min_amount:
                     target, reason = (
                         "active",
-                        self.env._("Balance below the ruler's minimum of %s", min_amount),
+                        _lt("Balance below the ruler's minimum of %s", min_amount),
                     )
                 else:
                     if target == "blocked" and pid not in noticed:
                         target = "restricted"
-                        reason = self.env._(
+                        reason = _lt(
                             "Not blocked: no dunning notice sent at least %s days before", notice_days
                         )
                     if (
@@ -271,7 +275,7 @@ class DunningAccessBinding(models.Model):
                         and TARGET_RANK[target] > TARGET_RANK[binding.desired_state]
                     ):
                         target = binding.desired_state
-                        reason = self.env._("On hold until %s: no further restriction", hold_until)
+                        reason = _lt("On hold until %s: no further restriction", hold_until)
                 result[binding] = (target, reason)
         return result
 
@@ -287,7 +291,9 @@ class DunningAccessBinding(models.Model):
         queued = self.env["dunning.access.call"]
         for binding, (target, reason) in targets.items():
             event = (events or {}).get(binding)
-            queued |= binding._set_desired(target, reason if not why else f"{why}: {reason}", event=event)
+            queued |= binding._set_desired(
+                target, reason if not why else Format("%s: %s", why, reason), event=event
+            )
         queued |= self._requeue_diverged(bindings.ids)
         if queued:
             self.env.ref("dunning_ruler_access.ir_cron_dunning_access_outbox").sudo()._trigger()
@@ -302,15 +308,15 @@ class DunningAccessBinding(models.Model):
         Call = self.env["dunning.access.call"].sudo()
         if target == self.desired_state and not force:
             # Nothing new: a call in flight stays, a failed one waits for a person.
-            if self.state_reason != reason:
-                self.state_reason = reason
+            if self.with_context(lang="en_US").state_reason != translations(self.env, reason)["en_US"]:
+                write_texts(self, {"state_reason": reason})
             return Call
         waiting = Call.search([("binding_id", "=", self.id), ("state", "in", ("pending", "attention"))])
         waiting.filtered(lambda c: c.state == "pending").write(
             {"state": "superseded", "error": self.env._("Superseded by a later decision: %s", target)}
         )
         waiting.filtered(lambda c: c.state == "attention").write({"state": "superseded"})
-        self.write({"desired_state": target, "state_reason": reason})
+        write_texts(self, {"desired_state": target, "state_reason": reason})
         in_flight = Call.search([("binding_id", "=", self.id), ("state", "=", "sending")], limit=1)
         # Where the platform is heading: what the call in flight asks, else what it confirmed.
         heading = in_flight.target_state if in_flight else self.confirmed_state
@@ -319,9 +325,12 @@ class DunningAccessBinding(models.Model):
         return self._queue_call(target, reason, event=event)
 
     def _queue_call(self, target, reason, event=None):
+        """``reason``: a text in every language (dunning_ruler/tools/i18n.py) or a
+        string; the platform receives it in English."""
         self.ensure_one()
         action = "unblock" if target == "active" else ("block" if target == "blocked" else "restrict")
-        return (
+        texts = translations(self.env, reason) or {}
+        call = (
             self.env["dunning.access.call"]
             .sudo()
             .create(
@@ -329,13 +338,17 @@ class DunningAccessBinding(models.Model):
                     "binding_id": self.id,
                     "action": action,
                     "target_state": target,
-                    "reason": reason,
                     "event_id": event.id if event else False,
                     "idempotency_key": str(uuid.uuid4()),
-                    "payload": json.dumps(self._build_payload(action, target, reason, event), sort_keys=True),
+                    "payload": json.dumps(
+                        self._build_payload(action, target, texts.get("en_US") or reason or False, event),
+                        sort_keys=True,
+                    ),
                 }
             )
         )
+        set_texts(call, {call.id: {"reason": reason}})
+        return call
 
     def _ensure_converging(self):
         """After a call ended: the platform confirmed a state that is no longer the
@@ -346,7 +359,7 @@ class DunningAccessBinding(models.Model):
                 continue
             if queued.search_count([("binding_id", "=", binding.id), ("state", "in", OPEN_STATES)], limit=1):
                 continue
-            queued |= binding._queue_call(binding.desired_state, binding.state_reason)
+            queued |= binding._queue_call(binding.desired_state, field_text(binding, "state_reason"))
         return queued
 
     @api.model
@@ -384,11 +397,11 @@ class DunningAccessBinding(models.Model):
         bindings = self.sudo().browse([row[0] for row in self.env.cr.fetchall()])
         queued = self.env["dunning.access.call"].sudo()
         for binding in bindings:
-            reason = self.env._(
+            reason = _lt(
                 "Queued again: the platform has not confirmed this state and no call was on its way. %s",
-                binding.state_reason or "",
+                field_text(binding, "state_reason"),
             )
-            queued |= binding._queue_call(binding.desired_state, reason.strip())
+            queued |= binding._queue_call(binding.desired_state, reason)
         if queued:
             _logger.info("Access: %s account(s) queued again to converge", len(queued))
             self.env.ref("dunning_ruler_access.ir_cron_dunning_access_outbox").sudo()._trigger()
@@ -447,7 +460,7 @@ class DunningAccessBinding(models.Model):
     # ------------------------------------------------------------------
     def action_resync(self):
         check_access_manager(self.env)
-        self._sync(why=self.env._("Manual synchronisation"))
+        self._sync(why=_lt("Manual synchronisation"))
 
     def action_view_calls(self):
         self.ensure_one()
@@ -517,6 +530,6 @@ class DunningAccessBinding(models.Model):
         Call = self.env["dunning.access.call"].sudo()
         Call._recover_expired_leases()
         bindings = self.sudo().search([("platform_id.active", "=", True)])
-        bindings._sync(why=self.env._("Scheduled check"))
+        bindings._sync(why=_lt("Scheduled check"))
         Call._purge_old_calls()
         self.env["dunning.access.platform"].sudo().process_outbox()

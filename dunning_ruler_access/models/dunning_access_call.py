@@ -6,6 +6,8 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
+from odoo.addons.dunning_ruler.tools.i18n import _lt, translations
+
 from .dunning_access_platform import check_access_manager
 
 _logger = logging.getLogger(__name__)
@@ -71,7 +73,8 @@ class DunningAccessCall(models.Model):
     http_status = fields.Integer(string="HTTP Status", readonly=True)
     response = fields.Text(readonly=True)
     error = fields.Text(readonly=True)
-    reason = fields.Text(string="Why", readonly=True)
+    # Written in every installed language (dunning_ruler/tools/i18n.py): read in the reader's.
+    reason = fields.Text(string="Why", readonly=True, translate=True)
     user_id = fields.Many2one(
         "res.users", string="Queued By", default=lambda self: self.env.user, readonly=True
     )
@@ -245,7 +248,8 @@ class DunningAccessCall(models.Model):
             )
         if not users:
             return
-        summary = self.env._("Platform access call needs attention")
+        # Read by the user it is assigned to: in their language (one to-do, whatever its language).
+        summary = _lt("Platform access call needs attention")
         todo = self.env.ref("mail.mail_activity_data_todo")
         existing = (
             self.env["mail.activity"]
@@ -255,20 +259,21 @@ class DunningAccessCall(models.Model):
                     ("res_model", "=", "res.partner"),
                     ("res_id", "=", partner.id),
                     ("activity_type_id", "=", todo.id),
-                    ("summary", "=", summary),
+                    ("summary", "in", list(set(translations(self.env, summary).values()))),
                     ("user_id", "in", users.ids),
                 ]
             )
             .user_id
         )
-        note = self.env._(
-            "%(call)s: %(error)s",
-            call=self.display_name,
-            error=self.error or "",
-        )
         for user in (users - existing)[:5]:
+            lang = user.lang or self.env.lang or "en_US"
             partner.activity_schedule(
-                "mail.mail_activity_data_todo", summary=summary, note=note, user_id=user.id
+                "mail.mail_activity_data_todo",
+                summary=summary._translate(lang),
+                note=self.with_context(lang=lang).env._(
+                    "%(call)s: %(error)s", call=self.display_name, error=self.error or ""
+                ),
+                user_id=user.id,
             )
 
     def _explain(self, result):

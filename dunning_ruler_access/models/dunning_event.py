@@ -2,6 +2,8 @@ from collections import defaultdict
 
 from odoo import models
 
+from odoo.addons.dunning_ruler.tools.i18n import Format, Join, _lt, set_texts, translations
+
 from .dunning_access_binding import TARGET_RANK
 
 
@@ -35,23 +37,24 @@ class DunningEvent(models.Model):
         targets = {}
         for day, events in by_date.items():
             targets.update(Binding.union(*events)._sync(today=day, events=events))
+        texts = {}
         for event in self:
             own = by_key[(event.partner_id.commercial_partner_id.id, event.company_id.id)]
             if not own:
-                event.write(
-                    {
-                        "state": "skipped",
-                        "failure_reason": self.env._("The customer has no platform account to restrict."),
-                    }
-                )
+                event.state = "skipped"
+                texts[event.id] = {"failure_reason": _lt("The customer has no platform account to restrict.")}
                 continue
-            lines, refused = [], []
+            lines, refused = [], {}
             for binding in own:
-                target, reason = targets.get(binding, ("active", self.env._("Platform archived")))
-                lines.append(f"{binding.platform_id.name} ({binding.external_ref}): {target} — {reason}")
+                target, reason = targets.get(binding, ("active", _lt("Platform archived")))
+                lines.append(
+                    Format("%s (%s): %s — %s", binding.platform_id.name, binding.external_ref, target, reason)
+                )
                 if TARGET_RANK[target] < TARGET_RANK[wanted]:
-                    refused.append(reason)
-            vals = {"message": "<br/>".join(lines)}
+                    refused.setdefault(translations(self.env, reason)["en_US"], reason)
+            texts[event.id] = {"message": Join("<br/>", lines)}
             if refused:
-                vals.update(state="skipped", failure_reason="; ".join(dict.fromkeys(refused)))
-            event.write(vals)
+                event.state = "skipped"
+                texts[event.id]["failure_reason"] = Join("; ", refused.values())
+        # Texts in every language, read in the reader's (dunning_ruler/tools/i18n.py).
+        set_texts(self, texts)

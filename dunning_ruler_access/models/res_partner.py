@@ -6,6 +6,8 @@ from odoo import api, fields, models
 from odoo.exceptions import AccessError
 from odoo.tools import SQL
 
+from odoo.addons.dunning_ruler.tools.i18n import _lt
+
 from .dunning_access_binding import ACCESS_RANK, ACCESS_STATES
 
 _logger = logging.getLogger(__name__)
@@ -33,7 +35,7 @@ class ResPartner(models.Model):
         res = super().write(vals)
         if "dunning_grade_id" in vals:
             # An exempt grade lifts a restriction at once.
-            self._dunning_access_sync(self.env._("Grade changed"))
+            self._dunning_access_sync(_lt("Grade changed"))
         return res
 
     def _dunning_access_sync(self, why=None):

@@ -1,3 +1,5 @@
+import json
+
 from odoo.tests import tagged
 
 from .common import AccessCommon
@@ -17,16 +19,56 @@ class TestGuards(AccessCommon):
         self.assertEqual(binding.access_state, "active")
 
     def test_exempt_reason_names_grade_in_reader_language(self):
-        self.env["res.lang"]._activate_lang("fr_FR")
-        self.grade_vip.with_context(lang="fr_FR").name = "Client privilégié"
+        """Written once by the run (superuser, English), read in each reader's language,
+        the grade's name in the same language."""
+        for code in ("pt_BR", "es_ES"):
+            self.env["res.lang"]._activate_lang(code)
+        self.grade_vip.with_context(lang="pt_BR").name = "Cliente preferencial"
+        self.grade_vip.with_context(lang="es_ES").name = "Cliente preferente"
         vip = self._create_customer("Vip Customer", grade=self.grade_vip)
         binding = self._bind(vip, "602")
         self._invoice(vip, 5000.0)
-        self._run(self._day(20))  # restriction level + 5 grace days
-        self.assertIn("Grade Vip is exempt", binding.state_reason)
-        binding.with_context(lang="fr_FR")._sync(today=self._day(20))
-        self.assertIn("Client privilégié", binding.state_reason)
-        self.assertNotIn("Vip", binding.state_reason)
+        self.env["dunning.ruler"].with_context(lang="en_US").sudo().run_dunning(as_of=self._day(20))
+        self.assertEqual(
+            binding.with_context(lang="en_US").state_reason, "Grade Vip is exempt from restriction"
+        )
+        self.assertEqual(
+            binding.with_context(lang="pt_BR").state_reason,
+            "A categoria Cliente preferencial é isenta de restrição",
+        )
+        self.assertEqual(
+            binding.with_context(lang="es_ES").state_reason,
+            "La categoría Cliente preferente está exenta de restricción",
+        )
+        event = self._events(vip, channel="action", level_id=self.level_restrict.id)
+        self.assertEqual(event.state, "skipped")
+        self.assertEqual(
+            event.with_context(lang="pt_BR").failure_reason,
+            "A categoria Cliente preferencial é isenta de restrição",
+        )
+        self.assertIn("La categoría Cliente preferente", event.with_context(lang="es_ES").message)
+        # Searching in the reader's language finds the account.
+        self.assertEqual(
+            self.env["dunning.access.binding"]
+            .with_context(lang="pt_BR")
+            .search([("state_reason", "ilike", "isenta de restrição"), ("id", "=", binding.id)]),
+            binding,
+        )
+
+    def test_call_reason_in_reader_language(self):
+        self._invoice(self.customer, 900.0)
+        for code in ("pt_BR", "es_ES"):
+            self.env["res.lang"]._activate_lang(code)
+        self.level_restrict.with_context(lang="pt_BR").name = "Restringir"
+        self.env["dunning.ruler"].with_context(lang="en_US").sudo().run_dunning(as_of=self._day(15))
+        call = self._calls(self.binding)
+        self.assertEqual(len(call), 1)
+        self.assertIn("Level", call.with_context(lang="en_US").reason)
+        pt = call.with_context(lang="pt_BR").reason
+        self.assertIn("Restringir", pt)
+        self.assertNotIn("Level", pt)
+        # The platform receives the English reason.
+        self.assertIn("Level", json.loads(call.payload)["reason"])
 
     def test_exempt_grade_lifts_restriction(self):
         self._invoice(self.customer, 900.0)

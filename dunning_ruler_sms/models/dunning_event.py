@@ -5,6 +5,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL, plaintext2html
 
 from odoo.addons.dunning_ruler.tools.bulk import bulk_log
+from odoo.addons.dunning_ruler.tools.i18n import _lt, set_texts, write_texts
 
 from ..tools.quiet_hours import next_window_opening
 from ..tools.sms_segments import sms_normalize_text, sms_segment_info
@@ -23,8 +24,12 @@ DELIVERY_STATUSES = [
 
 
 def _pending_to_failed(events):
-    events.write(
-        {"state": "failed", "failure_reason": "Message still waiting when the SMS module was uninstalled."}
+    write_texts(
+        events,
+        {
+            "state": "failed",
+            "failure_reason": _lt("Message still waiting when the SMS module was uninstalled."),
+        },
     )
 
 
@@ -97,11 +102,12 @@ class DunningEvent(models.Model):
         events = self._dunning_phone_skip_duplicates()
         if channel == "whatsapp":
             no_gateway = events.filtered(lambda e: not e.company_id._get_http_gateway("whatsapp"))
-            no_gateway.write(
+            write_texts(
+                no_gateway,
                 {
                     "state": "failed",
-                    "failure_reason": self.env._("No WhatsApp gateway is configured for this company."),
-                }
+                    "failure_reason": _lt("No WhatsApp gateway is configured for this company."),
+                },
             )
             events -= no_gateway
         events = events._dunning_phone_resolve_numbers()
@@ -136,16 +142,15 @@ class DunningEvent(models.Model):
             )
         )
         duplicates = self.browse(row[0] for row in self.env.cr.fetchall())
-        duplicates.write(
-            {
-                "state": "skipped",
-                "failure_reason": self.env._("Already sent at this level for these invoices."),
-            }
+        write_texts(
+            duplicates,
+            {"state": "skipped", "failure_reason": _lt("Already sent at this level for these invoices.")},
         )
         return self - duplicates
 
     def _dunning_phone_number(self):
-        """(raw number, E.164 number, error) of the recipient: the invoicing contact
+        """(raw number, E.164 number, error: a text in every language, see
+        dunning_ruler/tools/i18n.py) of the recipient: the invoicing contact
         first, then the customer; on each, the mobile before the phone."""
         self.ensure_one()
         recipient = self._dunning_recipient()
@@ -161,18 +166,20 @@ class DunningEvent(models.Model):
                     first_error = first_error or (raw, e.args[0])
         if first_error:
             raw, error = first_error
-            return raw, False, self.env._("Invalid number “%(number)s”: %(error)s", number=raw, error=error)
-        return False, False, self.env._("%s has no mobile or phone number.", recipient.display_name)
+            return raw, False, _lt("Invalid number “%(number)s”: %(error)s", number=raw, error=error)
+        return False, False, _lt("%s has no mobile or phone number.", recipient.display_name)
 
     def _dunning_phone_resolve_numbers(self):
-        valid = self.browse()
+        valid, failures = self.browse(), {}
         for event in self:
             raw, number, error = event._dunning_phone_number()
             if number:
                 event.write({"phone_number_raw": raw, "phone_number": number})
                 valid |= event
             else:
-                event.write({"state": "failed", "phone_number_raw": raw, "failure_reason": error})
+                event.write({"state": "failed", "phone_number_raw": raw})
+                failures[event.id] = {"failure_reason": error}
+        set_texts(self, failures)
         return valid
 
     def _dunning_phone_skip_blacklisted(self):
@@ -183,8 +190,8 @@ class DunningEvent(models.Model):
             self.env["phone.blacklist"].sudo().search([("number", "in", numbers)]).mapped("number")
         )
         skipped = self.filtered(lambda e: e.phone_number in blacklisted)
-        skipped.write(
-            {"state": "skipped", "failure_reason": self.env._("The number is on the phone blacklist.")}
+        write_texts(
+            skipped, {"state": "skipped", "failure_reason": _lt("The number is on the phone blacklist.")}
         )
         return self - skipped
 
@@ -243,6 +250,7 @@ class DunningEvent(models.Model):
         message_event = {}
         invoice_logs = {}
         channel_labels = dict(self._fields["channel"]._description_selection(self.env))
+        failures = {}
         for event in self:
             channel = event.channel
             template = (
@@ -252,23 +260,19 @@ class DunningEvent(models.Model):
                 body = event._dunning_phone_render(template)
             except UserError as e:
                 # A broken template fails its events, not the whole run.
-                event.write(
-                    {
-                        "state": "failed",
-                        "failure_reason": self.env._(
-                            "Template “%(template)s”: %(error)s", template=template.name, error=e.args[0]
-                        ),
-                    }
-                )
+                event.state = "failed"
+                failures[event.id] = {
+                    "failure_reason": _lt(
+                        "Template “%(template)s”: %(error)s", template=template.name, error=e.args[0]
+                    )
+                }
                 continue
             body = sms_normalize_text(body).strip()
             if not body:
-                event.write(
-                    {
-                        "state": "failed",
-                        "failure_reason": self.env._("Template “%s” rendered an empty text.", template.name),
-                    }
-                )
+                event.state = "failed"
+                failures[event.id] = {
+                    "failure_reason": _lt("Template “%s” rendered an empty text.", template.name)
+                }
                 continue
             recipient = event._dunning_recipient()
             # In the event's company: Odoo picks the SMS provider from the message's company.
@@ -296,6 +300,7 @@ class DunningEvent(models.Model):
                 number=event.phone_number,
             )
             invoice_logs.update(dict.fromkeys(event.invoice_ids.ids, log))
+        set_texts(self, failures)
         all_sms = self.env["sms.sms"].sudo().search([("mail_message_id", "in", list(message_event))])
         for sms in all_sms:
             event = message_event[sms.mail_message_id.id]
@@ -337,16 +342,17 @@ class DunningEvent(models.Model):
             return
         today = fields.Date.context_today(self)
         paid = self.filtered(lambda e: e.line_ids and all(line.reconciled for line in e.line_ids))
-        paid.write(
-            {"state": "skipped", "failure_reason": self.env._("Paid before the sending window opened.")}
+        write_texts(
+            paid, {"state": "skipped", "failure_reason": _lt("Paid before the sending window opened.")}
         )
         held = (self - paid).filtered(
             lambda e: (hold := e.partner_id.with_company(e.company_id).dunning_hold_until) and hold > today
         )
-        held.write(
+        write_texts(
+            held,
             {
                 "state": "skipped",
-                "failure_reason": self.env._("Customer put on hold before the sending window opened."),
-            }
+                "failure_reason": _lt("Customer put on hold before the sending window opened."),
+            },
         )
         (self - paid - held)._dunning_phone_skip_blacklisted()._dunning_phone_release()

@@ -1,5 +1,7 @@
 from odoo import fields, models
 
+from odoo.addons.dunning_ruler.tools.i18n import _lt, write_texts
+
 # The notification statuses that make a dunning message failed, or delivered.
 FAILED_STATUSES = ("exception", "bounce")
 DELIVERED_STATUS = "sent"
@@ -46,9 +48,8 @@ class SmsTracker(models.Model):
             return
         labels = dict(self.env["mail.notification"]._fields["failure_type"]._description_selection(self.env))
         reason = failure_reason or labels.get(failure_type) or failure_type or ""
-        Event.search([("sms_uuid", "in", uuids), ("state", "=", "done")]).write(
-            {
-                "state": "failed",
-                "failure_reason": self.env._("The gateway did not deliver the message: %s", reason),
-            }
+        # The provider's reason is its own text; the sentence is in every language.
+        write_texts(
+            Event.search([("sms_uuid", "in", uuids), ("state", "=", "done")]),
+            {"state": "failed", "failure_reason": _lt("The gateway did not deliver the message: %s", reason)},
         )
