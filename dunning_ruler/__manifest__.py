@@ -45,6 +45,9 @@
         "views/dunning_menus.xml",
     ],
     "assets": {
+        "web.assets_backend": [
+            "dunning_ruler/static/src/run_status/*",
+        ],
         "web.assets_tests": [
             "dunning_ruler/static/src/tests/tours/*.js",
         ],

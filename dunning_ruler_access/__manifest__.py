@@ -1,5 +1,5 @@
 {
-    "name": "Dunning Ruler - Platform Access",
+    "name": "Dunning Ruler: Platform Access",
     "summary": "Restrict, then block a defaulting customer's access to a tracking platform "
     "(Traccar or any webhook), lifted as soon as they pay",
     "version": "19.0.1.0.0",

@@ -16,6 +16,7 @@ import urllib.request
 import websocket  # websocket-client, in the project venv
 
 BASE, OUT = sys.argv[1].rstrip("/"), sys.argv[2]
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WIDTH, HEIGHT = 1400, 860
 
 
@@ -130,6 +131,77 @@ class Browser:
         shutil.rmtree(self.profile, ignore_errors=True)
 
 
+def _rpc(b, model, method, *args, **kwargs):
+    """A JSON-RPC call of the logged-in browser session."""
+    payload = {"params": {"model": model, "method": method, "args": list(args), "kwargs": kwargs}}
+    return b.js(
+        f"""fetch('/web/dataset/call_kw/{model}/{method}', {{method: 'POST',
+                headers: {{'Content-Type': 'application/json'}}, body: {json.dumps(json.dumps(payload))}}})
+            .then(r => r.json()).then(r => r.result)"""
+    )
+
+
+def _addon_shot(b, addon, name):
+    """A screenshot of an addon's Apps page: <addon>/static/description/screenshot_<name>.png
+    (setup/gen_addon_files.py puts it on the page and in the README)."""
+    path = os.path.join(REPO, addon, "static", "description", f"screenshot_{name}.png")
+    data = b.call("Page.captureScreenshot", format="png")["data"]
+    with open(path, "wb") as f:
+        f.write(base64.b64decode(data))
+    print(f"[screenshots] {path}")
+
+
+def _open_in_invoicing(b, model, res_id, selector):
+    """The form of a record, in the Invoicing app (a record's URL alone shows it in
+    whichever app comes first)."""
+    b.goto(
+        "/odoo/action-dunning_ruler.dunning_event_action",
+        ".o_menu_sections [data-menu-xmlid='dunning_ruler.menu_dunning_root']",
+    )
+    action = {
+        "type": "ir.actions.act_window",
+        "res_model": model,
+        "res_id": res_id,
+        "views": [[False, "form"]],
+    }
+    b.js(f"odoo.__WOWL_DEBUG__.root.env.services.action.doAction({json.dumps(action)}).then(() => true)")
+    b.wait_for(selector)
+    time.sleep(1.5)
+
+
+def shoot_sms_addon(b):
+    """dunning_ruler_sms: a level sending SMS, and the HTTP gateway with its delivery reports."""
+    [level] = _rpc(
+        b,
+        "dunning.level",
+        "search_read",
+        [("send_sms", "=", True), ("offset_days", ">", 0), ("ruler_id.name", "ilike", "standard")],
+        fields=["id"],
+        limit=1,
+        order="offset_days",
+    )
+    _open_in_invoicing(b, "dunning.level", level["id"], ".o_form_view .o_field_widget[name=sms_template_id]")
+    _addon_shot(b, "dunning_ruler_sms", "dunning_level_channels")
+    [gateway] = _rpc(b, "sms.http.gateway", "search_read", [], fields=["id"], limit=1)
+    _open_in_invoicing(b, "sms.http.gateway", gateway["id"], ".o_form_view .o_field_widget[name=url]")
+    _addon_shot(b, "dunning_ruler_sms", "http_gateway")
+
+
+def shoot_access_addon(b):
+    """dunning_ruler_access: a platform's settings, and the outbox of calls to it."""
+    [platform] = _rpc(b, "dunning.access.platform", "search_read", [], fields=["id"], limit=1, order="id")
+    b.goto(
+        f"/odoo/action-dunning_ruler_access.dunning_access_platform_action/{platform['id']}", ".o_form_view"
+    )
+    _addon_shot(b, "dunning_ruler_access", "platform_settings")
+    b.goto("/odoo/action-dunning_ruler_access.dunning_access_call_action", ".o_list_view")
+    # Every call, not only those needing attention (the default filter).
+    b.click(".o_searchview_facet .o_facet_remove")
+    b.wait_for(".o_list_view .o_data_row")
+    time.sleep(1.5)
+    _addon_shot(b, "dunning_ruler_access", "outbox_of_calls")
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     b = Browser()
@@ -198,6 +270,9 @@ def main():
         b.login("portal", "portal")
         b.goto("/my/dunning", ".o_portal_dunning")
         b.shot("portal")
+        b.login("admin", "admin")
+        shoot_sms_addon(b)
+        shoot_access_addon(b)
     finally:
         b.close()
 

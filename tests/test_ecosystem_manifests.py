@@ -18,6 +18,15 @@ from odoo.tests.common import TransactionCase
 REPO = Path(__file__).resolve().parent.parent
 ADDONS = sorted(p.parent.name for p in REPO.glob("*/__manifest__.py"))
 CORE = "dunning_ruler"
+# How the addons are named on the Apps page: the core's name, then what the addon adds.
+APP_NAMES = {
+    "dunning_ruler": "Dunning Ruler",
+    "dunning_ruler_sms": "Dunning Ruler: SMS and WhatsApp",
+    "dunning_ruler_access": "Dunning Ruler: Platform Access",
+    "dunning_ruler_queue_job": "Dunning Ruler: Queue Jobs",
+}
+# Addons whose Apps page has its own screenshots (taken by setup/screenshots).
+WITH_SCREENSHOTS = {"dunning_ruler", "dunning_ruler_sms", "dunning_ruler_access"}
 # Python libraries an addon must declare (when the addon is in the tree).
 EXPECTED_PYTHON = {"dunning_ruler_sms": {"phonenumbers"}, "dunning_ruler_access": {"requests"}}
 
@@ -31,6 +40,10 @@ def test_manifest_presents_the_addon(addon):
     m = manifest(addon)
     core = manifest(CORE)
     assert re.fullmatch(r"19\.0\.\d+\.\d+\.\d+", m.get("version", "")), "version must be 19.0.x.y.z"
+    if addon in APP_NAMES:
+        assert m.get("name") == APP_NAMES[addon], "one naming scheme on the Apps page"
+    else:
+        assert m.get("name", "").startswith(core["name"] + ": "), "named “Dunning Ruler: <what it adds>”"
     summary = m.get("summary", "")
     assert 20 <= len(summary) <= 200 and "\n" not in summary, "a clear one-line summary"
     assert m.get("category", "").split("/")[0] == "Accounting"
@@ -63,6 +76,12 @@ def test_description_page_icon_and_packaging_files(addon):
     width, height = struct.unpack(">II", head[16:24])
     assert width == height and 128 <= width <= 512, "square icon of 128 to 512 px"
     assert 'build-backend = "whool.buildapi"' in (root / "pyproject.toml").read_text()
+    if addon in WITH_SCREENSHOTS:
+        shots = sorted(p.name for p in (root / "static" / "description").glob("screenshot*.png"))
+        assert shots, f"{addon}'s Apps page shows it at work (setup/screenshots)"
+        page = (root / "static" / "description" / "index.html").read_text(encoding="utf-8")
+        for shot in shots:
+            assert f'src="{shot}"' in page or shot in page, f"{shot} is not on the Apps page"
 
 
 def test_generated_files_are_up_to_date():

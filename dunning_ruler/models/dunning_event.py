@@ -73,8 +73,11 @@ class DunningEvent(models.Model):
         string="Installments",
     )
     invoice_count = fields.Integer(compute="_compute_invoice_count")
+    # Not summed: the events of a customer state the same debt again and again (and
+    # in several currencies), so a total over events means nothing.
     amount_due = fields.Monetary(
         currency_field="currency_id",
+        aggregator=None,
         help="Amount owed on the invoices concerned when the event happened.",
     )
     currency_id = fields.Many2one("res.currency", required=True)
@@ -559,12 +562,11 @@ class DunningEvent(models.Model):
         for event, activity, user in zip(self, activities, users, strict=True):
             event.activity_id = activity
             level = event.level_id
+            summary = field_text(level, "activity_summary" if level.activity_summary else "name")
             texts[event.id] = {
-                "message": _lt(
-                    "Activity “%(summary)s” for %(user)s.",
-                    summary=field_text(level, "activity_summary" if level.activity_summary else "name"),
-                    user=user.name,
-                )
+                "message": _lt("Activity “%(summary)s” for %(user)s.", summary=summary, user=user.name)
+                if user
+                else _lt("Activity “%(summary)s”, unassigned.", summary=summary)
             }
         set_texts(self, texts)
 
@@ -590,16 +592,24 @@ class DunningEvent(models.Model):
             handler()
 
     def _dunning_activity_user(self):
-        """Activities go to the customer's responsible agent first, then to the level's
-        assignee, the salesperson, and the user running the dunning."""
+        """Activities go to the customer's responsible agent first (the customer's own,
+        then the grade's), then to the level's assignee, the salesperson, the company's
+        default dunning user and the user running the dunning. Never to the superuser
+        (OdooBot, who runs the scheduled action) nor to a portal or archived user: nobody
+        fitting leaves the activity unassigned (empty recordset)."""
         self.ensure_one()
         partner = self.partner_id.with_company(self.company_id)
-        return (
-            partner._dunning_default_agent()
-            or self.level_id.activity_user_id
-            or partner.user_id
-            or self.env.user
+        candidates = (
+            partner._dunning_default_agent(),
+            self.level_id.activity_user_id,
+            partner.user_id,
+            self.company_id.dunning_activity_user_id,
+            self.env.user,
         )
+        for user in candidates:
+            if user and user.active and not user.share and not user._is_superuser():
+                return user
+        return self.env["res.users"]
 
     def _get_dunning_fees(self):
         """Fees charged for this event's level on its invoices (shown in the reminder).

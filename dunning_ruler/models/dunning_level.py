@@ -1,5 +1,5 @@
 from odoo import api, fields, models
-from odoo.exceptions import AccessError, UserError, ValidationError
+from odoo.exceptions import AccessError, UserError
 from odoo.tools.safe_eval import safe_eval
 
 from ..tools.i18n import _lt
@@ -117,11 +117,37 @@ class DunningLevel(models.Model):
         "from the dunning events (filter “Letters to print”).",
     )
 
-    @api.constrains("offset_days", "ruler_id")
-    def _check_offset_days(self):
+    @api.constrains(
+        "offset_days",
+        "ruler_id",
+        "send_email",
+        "mail_template_id",
+        "create_activity",
+        "activity_type_id",
+        "condition_min_amount",
+        "condition_min_invoices",
+        "condition_partner_domain",
+        "action",
+        "handover_partner_id",
+        "fee_mode",
+        "fee_amount",
+        "fee_percent",
+        "fee_max",
+        "fee_product_id",
+    )
+    def _check_configuration(self):
+        """Every problem of these levels and of their rulers, reported together."""
+        self.env["dunning.ruler"]._raise_configuration_problems(
+            self.ruler_id._get_ruler_problems() + self._get_configuration_problems()
+        )
+
+    def _get_configuration_problems(self):
+        """The problems of these levels, as messages (their ruler checks that their
+        offsets differ). Modules adding settings to the levels add their problems."""
+        problems = []
         for level in self:
             if not MIN_OFFSET_DAYS <= level.offset_days <= MAX_OFFSET_DAYS:
-                raise ValidationError(
+                problems.append(
                     self.env._(
                         "The offset of level “%(level)s” must be between %(min)s and %(max)s days.",
                         level=level.name,
@@ -129,30 +155,17 @@ class DunningLevel(models.Model):
                         max=MAX_OFFSET_DAYS,
                     )
                 )
-        rulers = self.ruler_id
-        groups = self._read_group([("ruler_id", "in", rulers.ids)], ["ruler_id", "offset_days"], ["__count"])
-        for ruler, offset, count in groups:
-            if count > 1:
-                raise ValidationError(
-                    self.env._(
-                        "Ruler “%(ruler)s” has several levels at %(offset)s days: "
-                        "each level needs its own offset.",
-                        ruler=ruler.name,
-                        offset=offset,
-                    )
-                )
-
-    @api.constrains("send_email", "mail_template_id", "create_activity", "activity_type_id")
-    def _check_channels(self):
-        for level in self:
             if level.send_email and not level.mail_template_id:
-                raise ValidationError(
-                    self.env._("Level “%s” sends an email: choose its template.", level.name)
-                )
+                problems.append(self.env._("Level “%s” sends an email: choose its template.", level.name))
             if level.create_activity and not level.activity_type_id:
-                raise ValidationError(
-                    self.env._("Level “%s” creates an activity: choose its type.", level.name)
+                problems.append(self.env._("Level “%s” creates an activity: choose its type.", level.name))
+            problems += level._get_condition_problems()
+            if level.action == "handover" and not level.handover_partner_id:
+                problems.append(
+                    self.env._("Level “%s” hands over: choose the collection agency.", level.name)
                 )
+            problems += level._get_fee_problems()
+        return problems
 
     @api.depends("name", "offset_days")
     def _compute_display_name(self):
@@ -230,46 +243,37 @@ class DunningLevel(models.Model):
             )
         return set(partners.ids), None
 
-    @api.constrains("condition_min_amount", "condition_min_invoices", "condition_partner_domain")
-    def _check_conditions(self):
-        for level in self:
-            if level.condition_min_amount < 0 or level.condition_min_invoices < 0:
-                raise ValidationError(
-                    self.env._("The conditions of level “%s” cannot be negative.", level.name)
+    def _get_condition_problems(self):
+        self.ensure_one()
+        problems = []
+        if self.condition_min_amount < 0 or self.condition_min_invoices < 0:
+            problems.append(self.env._("The conditions of level “%s” cannot be negative.", self.name))
+        if self.condition_partner_domain:
+            # Checked as it runs: with its author's rights, in the level's company.
+            try:
+                with self.env.cr.savepoint():
+                    self._condition_partner_model().search(self._get_condition_domain(), limit=1)
+            except Exception as error:  # noqa: BLE001 - whatever the filter raises is its problem
+                problems.append(
+                    self.env._(
+                        "The customer filter of level “%(level)s” is invalid: %(error)s",
+                        level=self.name,
+                        error=error,
+                    )
                 )
-            if level.condition_partner_domain:
-                # Checked as it runs: with its author's rights, in the level's company.
-                try:
-                    level._condition_partner_model().search(level._get_condition_domain(), limit=1)
-                except Exception as error:
-                    raise ValidationError(
-                        self.env._(
-                            "The customer filter of level “%(level)s” is invalid: %(error)s",
-                            level=level.name,
-                            error=error,
-                        )
-                    ) from error
+        return problems
 
-    @api.constrains("action", "handover_partner_id")
-    def _check_handover(self):
-        for level in self:
-            if level.action == "handover" and not level.handover_partner_id:
-                raise ValidationError(
-                    self.env._("Level “%s” hands over: choose the collection agency.", level.name)
-                )
-
-    @api.constrains("fee_mode", "fee_amount", "fee_percent", "fee_max", "fee_product_id")
-    def _check_fee(self):
-        for level in self:
-            if min(level.fee_amount, level.fee_percent, level.fee_max) < 0:
-                raise ValidationError(self.env._("The fee of level “%s” cannot be negative.", level.name))
-            if level.fee_mode == "fixed" and not level.fee_amount:
-                raise ValidationError(
-                    self.env._("Level “%s” charges a fixed fee: set its amount.", level.name)
-                )
-            if level.fee_mode == "percent" and not 0 < level.fee_percent <= 100:
-                raise ValidationError(
-                    self.env._("Level “%s” charges a percentage: set it between 0 and 100.", level.name)
-                )
-            if level.fee_mode != "none" and not level.fee_product_id:
-                raise ValidationError(self.env._("Level “%s” charges a fee: choose its product.", level.name))
+    def _get_fee_problems(self):
+        self.ensure_one()
+        problems = []
+        if min(self.fee_amount, self.fee_percent, self.fee_max) < 0:
+            problems.append(self.env._("The fee of level “%s” cannot be negative.", self.name))
+        if self.fee_mode == "fixed" and not self.fee_amount:
+            problems.append(self.env._("Level “%s” charges a fixed fee: set its amount.", self.name))
+        if self.fee_mode == "percent" and not 0 < self.fee_percent <= 100:
+            problems.append(
+                self.env._("Level “%s” charges a percentage: set it between 0 and 100.", self.name)
+            )
+        if self.fee_mode != "none" and not self.fee_product_id:
+            problems.append(self.env._("Level “%s” charges a fee: choose its product.", self.name))
+        return problems

@@ -31,23 +31,55 @@ class DunningRuler(models.Model):
         for ruler in self:
             ruler.level_count = len(ruler.level_ids)
 
-    @api.constrains("min_amount")
-    def _check_min_amount(self):
+    @api.constrains("min_amount", "company_id", "level_ids")
+    def _check_configuration(self):
+        self._raise_configuration_problems(self._get_configuration_problems())
+
+    def _get_configuration_problems(self):
+        """Every problem of these rulers and of their levels, as messages: a ruler is
+        corrected in one go, not one error at a time."""
+        return self._get_ruler_problems() + self.level_ids._get_configuration_problems()
+
+    def _get_ruler_problems(self):
+        """The problems of these rulers themselves: their settings, their grades, and
+        levels sharing an offset (read from the database: what is saved)."""
+        problems = []
         for ruler in self:
             if ruler.min_amount < 0:
-                raise ValidationError(
+                problems.append(
                     self.env._(
                         "The minimum balance of ruler “%(ruler)s” cannot be negative.", ruler=ruler.name
                     )
                 )
-
-    @api.constrains("company_id")
-    def _check_grades_company(self):
-        for ruler in self:
             if any(grade.company_id != ruler.company_id for grade in ruler.grade_ids):
-                raise ValidationError(
+                problems.append(
                     self.env._("Ruler “%(ruler)s” is used by grades of another company.", ruler=ruler.name)
                 )
+        groups = self.env["dunning.level"]._read_group(
+            [("ruler_id", "in", self.ids)], ["ruler_id", "offset_days"], ["__count"], order="offset_days"
+        )
+        problems.extend(
+            self.env._(
+                "Ruler “%(ruler)s” has several levels at %(offset)s days: each level needs its own offset.",
+                ruler=ruler.name,
+                offset=offset,
+            )
+            for ruler, offset, count in groups
+            if count > 1
+        )
+        return problems
+
+    @api.model
+    def _raise_configuration_problems(self, problems):
+        """One ValidationError listing all ``problems`` (messages), if any."""
+        problems = list(dict.fromkeys(problems))
+        if len(problems) == 1:
+            raise ValidationError(problems[0])
+        if problems:
+            raise ValidationError(
+                self.env._("Please correct the following:")
+                + "".join(f"\n- {problem}" for problem in problems)
+            )
 
     # ------------------------------------------------------------------
     # Entry points

@@ -40,6 +40,14 @@ class ResCompany(models.Model):
             if company.dunning_promise_max_days < 0 or company.dunning_promise_interval_days < 0:
                 raise ValidationError(self.env._("The days of a promise to pay cannot be negative."))
 
+    dunning_activity_user_id = fields.Many2one(
+        "res.users",
+        string="Default Dunning User",
+        domain="[('share', '=', False), ('company_ids', 'in', id)]",
+        help="Assigned the dunning activities of customers who have no responsible agent (neither "
+        "their own nor their grade's) when the level names no assignee.",
+    )
+
     @api.constrains("dunning_default_grade_id")
     def _check_dunning_default_grade(self):
         for company in self:

@@ -18,6 +18,12 @@ class ResConfigSettings(models.TransientModel):
         related="company_id.dunning_promise_interval_days", readonly=False
     )
 
+    dunning_activity_user_id = fields.Many2one(
+        related="company_id.dunning_activity_user_id",
+        readonly=False,
+        domain="[('share', '=', False), ('company_ids', 'in', company_id)]",
+    )
+
     # Stored as "True"/"False" by get_values/set_values: a boolean config_parameter
     # field deletes its parameter when unticked, which then reads as its default (on).
     dunning_email_batching = fields.Boolean(

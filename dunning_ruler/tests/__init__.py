@@ -5,6 +5,7 @@ from . import test_workspace
 from . import test_letter
 from . import test_effectiveness
 from . import test_tours
+from . import test_workspace_tours
 from . import test_conditions
 from . import test_handover
 from . import test_arrangement

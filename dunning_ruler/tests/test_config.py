@@ -63,6 +63,40 @@ class TestDunningConfiguration(TransactionCase):
         with self.assertRaisesRegex(ValidationError, "choose its type"):
             self._level(2, create_activity=True)
 
+    def test_ruler_problems_reported_together(self):
+        """One error lists every problem of the ruler and its levels, not only the first."""
+        with self.assertRaises(ValidationError) as caught:
+            self.env["dunning.ruler"].create(
+                {
+                    "name": "Messy",
+                    "min_amount": -5,
+                    "level_ids": [
+                        Command.create({"name": "Twin A", "offset_days": 5}),
+                        Command.create({"name": "Twin B", "offset_days": 5, "send_email": True}),
+                        Command.create({"name": "Far", "offset_days": 400, "create_activity": True}),
+                        Command.create({"name": "Fee", "offset_days": 20, "fee_mode": "fixed"}),
+                    ],
+                }
+            )
+        message = str(caught.exception)
+        for expected in (
+            "minimum balance of ruler “Messy” cannot be negative",
+            "several levels at 5 days",
+            "“Twin B” sends an email: choose its template",
+            "“Far” must be between -90 and 365",
+            "“Far” creates an activity: choose its type",
+            "“Fee” charges a fixed fee: set its amount",
+        ):
+            self.assertIn(expected, message)
+        # Editing one level of a saved ruler reports that level's problems together too.
+        level = self._level(7)
+        with self.assertRaises(ValidationError) as caught:
+            level.write({"send_email": True, "create_activity": True, "fee_mode": "percent"})
+        message = str(caught.exception)
+        self.assertIn("choose its template", message)
+        self.assertIn("choose its type", message)
+        self.assertIn("between 0 and 100", message)
+
     def test_grace_days_range(self):
         with self.assertRaises(ValidationError):
             self.env["dunning.grade"].create(

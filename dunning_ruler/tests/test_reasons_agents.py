@@ -1,6 +1,8 @@
 from datetime import timedelta
 
-from odoo import Command
+from freezegun import freeze_time
+
+from odoo import SUPERUSER_ID, Command
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
@@ -96,6 +98,40 @@ class TestReasonsAndAgents(DunningCommon):
         self._invoice(third, 100.0)
         self._run(self.DUE + timedelta(days=12))
         self.assertEqual(self._events(third, channel="activity").activity_id.user_id, self.env.user)
+
+    def test_scheduled_run_never_assigns_odoobot(self):
+        """The scheduled action runs as the superuser (OdooBot): its activities go to the
+        customer's agent, the grade's, the company's default dunning user, else nobody."""
+        self.final.activity_user_id = False
+        self.grade_standard.user_id = self.agent1
+        quiet_grade = self.env["dunning.grade"].create(
+            {"name": "No agent", "code": "T-NOAGENT", "ruler_id": self.ruler.id}
+        )
+        own = self._create_customer("Customer Own", grade=quiet_grade, dunning_user_id=self.agent2.id)
+        nobody = self._create_customer("Customer Nobody", grade=quiet_grade)
+        late = self._create_customer("Customer Late", grade=quiet_grade)
+        default_user = self._create_user(
+            "dunning_default", "Default Dunner", "dunning_ruler.group_dunning_agent"
+        )
+        self.company.dunning_activity_user_id = default_user
+        for partner in (self.customer, own, nobody):
+            self._invoice(partner, 100.0)
+        cron_env = self.env(user=SUPERUSER_ID)
+        self.assertTrue(cron_env.user._is_superuser())
+        with freeze_time(self.DUE + timedelta(days=10)):
+            cron_env["dunning.ruler"]._cron_run_dunning()
+        self.assertEqual(self._events(channel="activity").activity_id.user_id, self.agent1, "grade's agent")
+        self.assertEqual(self._events(own, channel="activity").activity_id.user_id, self.agent2)
+        self.assertEqual(self._events(nobody, channel="activity").activity_id.user_id, default_user)
+        # No default user either: the activity is left unassigned, never given to OdooBot.
+        self.company.dunning_activity_user_id = False
+        self._invoice(late, 100.0)
+        with freeze_time(self.DUE + timedelta(days=11)):
+            cron_env["dunning.ruler"]._cron_run_dunning()
+        event = self._events(late, channel="activity")
+        self.assertTrue(event.activity_id)
+        self.assertFalse(event.activity_id.user_id)
+        self.assertIn("unassigned", event.message)
 
     def test_workload_and_bulk_reassign(self):
         self.grade_standard.user_id = self.agent1

@@ -194,3 +194,39 @@ class TestDunningManualActions(DunningCommon):
         self.env["ir.cron.progress"].sudo().create({"cron_id": cron.id, "done": 30, "remaining": 10})
         status.invalidate_recordset()
         self.assertEqual((status.state, status.progress), ("running", 75.0))
+
+
+@tagged("post_install", "-at_install")
+class TestWorkspaceTruth(DunningCommon):
+    def test_event_amounts_are_never_summed(self):
+        """Events of one customer restate the same debt: no total over them."""
+        self.assertIsNone(self.env["dunning.event"]._fields["amount_due"].aggregator)
+        views = self.env["dunning.event"].get_views([(False, "list"), (False, "kanban"), (False, "pivot")])
+        for view_type, view in views["views"].items():
+            with self.subTest(view=view_type):
+                self.assertNotRegex(view["arch"], r'name="amount_due"[^>]*\bsum=')
+                self.assertNotIn('sum_field="amount_due"', view["arch"])
+                self.assertNotRegex(view["arch"], r'name="amount_due"[^>]*type="measure"')
+        self._invoice(self.customer, 100.0)
+        self._run(self.DUE)
+        self._run(self.DUE + timedelta(days=3))
+        [group] = self.env["dunning.event"].formatted_read_group(
+            [("partner_id", "=", self.customer.id)], ["partner_id"], ["__count"]
+        )
+        self.assertGreaterEqual(group["__count"], 2)
+        self.assertNotIn("amount_due", group)
+
+    def test_menu_names_appear_once(self):
+        """Each entry of the Dunning menu (and its Configuration) has its own name."""
+        supervisor = self._create_user("menu_sup", "Menu Sup", "dunning_ruler.group_dunning_supervisor")
+        supervisor.group_ids |= self.env.ref("account.group_account_manager")
+        menus = self.env["ir.ui.menu"].with_user(supervisor).load_menus(debug=False)
+        root = self.env.ref("dunning_ruler.menu_dunning_root").id
+        names, todo = [], list(menus[root]["children"])
+        while todo:
+            menu = menus[todo.pop()]
+            names.append(menu["name"])
+            todo += menu["children"]
+        self.assertIn("Non-payment Reasons", names)
+        self.assertIn("Reasons Analysis", names)
+        self.assertEqual(len(names), len(set(names)), names)

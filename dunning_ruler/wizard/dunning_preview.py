@@ -21,6 +21,13 @@ class DunningPreview(models.TransientModel):
     line_count = fields.Integer(compute="_compute_totals")
     partner_count = fields.Integer(string="Customers", compute="_compute_totals")
     computed = fields.Boolean(readonly=True)
+    is_future = fields.Boolean(compute="_compute_is_future", help="A future date can be previewed, not run.")
+
+    @api.depends("as_of")
+    def _compute_is_future(self):
+        today = fields.Date.context_today(self)
+        for preview in self:
+            preview.is_future = bool(preview.as_of and preview.as_of > today)
 
     @api.depends("line_ids")
     def _compute_totals(self):
@@ -102,6 +109,14 @@ class DunningPreview(models.TransientModel):
         self._compute_lines()
         return self._reopen()
 
+    def action_change_date(self):
+        """Back to the criteria: the results of the previous date are dropped (the
+        date is read-only while they are shown, so its picker never hides them)."""
+        self.ensure_one()
+        self.line_ids.unlink()
+        self.computed = False
+        return self._reopen()
+
     def _reopen(self):
         return {
             "type": "ir.actions.act_window",
@@ -116,7 +131,7 @@ class DunningPreview(models.TransientModel):
         """Run for real, on the preview date, for the customers still selected only."""
         self.ensure_one()
         self._check_agent()
-        if self.as_of > fields.Date.context_today(self):
+        if self.is_future:
             raise UserError(self.env._("A run cannot be executed for a future date: preview only."))
         partner_ids = self.line_ids.filtered("selected").partner_id.ids
         if not partner_ids:
@@ -162,4 +177,9 @@ class DunningPreview(models.TransientModel):
         )
         # One card per customer, under its highest level, whatever its channels.
         action["domain"] = [("preview_id", "=", preview.id), ("is_main", "=", True)]
+        # Grouped by level only when there is something to show: an empty grouped
+        # kanban shows no "Nothing to do today" helper.
+        action["context"] = {"create": False}
+        if preview.line_ids:
+            action["context"]["search_default_group_by_level"] = 1
         return action

@@ -1,5 +1,4 @@
 from odoo import api, fields, models
-from odoo.exceptions import ValidationError
 
 TEMPLATE_MODELS = ("res.partner", "account.move")
 
@@ -25,13 +24,18 @@ class DunningLevel(models.Model):
 
     @api.constrains("send_sms", "sms_template_id", "send_whatsapp", "whatsapp_template_id")
     def _check_phone_channels(self):
+        # With the other problems of the ruler: reported together.
+        self._check_configuration()
+
+    def _get_configuration_problems(self):
+        problems = super()._get_configuration_problems()
         for level in self:
             for send, template, label in (
                 (level.send_sms, level.sms_template_id, "SMS"),
                 (level.send_whatsapp, level.whatsapp_template_id, "WhatsApp"),
             ):
                 if send and not template:
-                    raise ValidationError(
+                    problems.append(
                         self.env._(
                             "Level “%(level)s” sends %(channel)s: choose its template.",
                             level=level.name,
@@ -39,7 +43,7 @@ class DunningLevel(models.Model):
                         )
                     )
                 if template and template.model not in TEMPLATE_MODELS:
-                    raise ValidationError(
+                    problems.append(
                         self.env._(
                             "The %(channel)s template of level “%(level)s” "
                             "must apply to contacts or invoices.",
@@ -47,6 +51,7 @@ class DunningLevel(models.Model):
                             level=level.name,
                         )
                     )
+        return problems
 
     def _get_channels(self):
         channels = super()._get_channels()

@@ -3,6 +3,7 @@ from unittest.mock import patch
 
 from freezegun import freeze_time
 
+from odoo.exceptions import ValidationError
 from odoo.tests import tagged
 from odoo.tools import html2plaintext
 
@@ -238,6 +239,17 @@ class TestDunningSms(SmsDunningCommon):
         self.assertNotIn(
             "sms", self.env.ref("dunning_ruler.dunning_level_standard_block").sudo()._get_channels()
         )
+
+    def test_phone_channel_problems_reported_with_the_others(self):
+        level = self.ruler.level_ids[:1]
+        with self.assertRaises(ValidationError) as caught:
+            level.write(
+                {"send_sms": True, "sms_template_id": False, "send_whatsapp": True, "offset_days": 999}
+            )
+        message = str(caught.exception)
+        self.assertIn("sends SMS: choose its template", message)
+        self.assertIn("sends WhatsApp: choose its template", message)
+        self.assertIn("must be between -90 and 365", message)
 
     def test_broken_template_fails_its_events_only(self):
         broken = self.env["sms.template"].create(

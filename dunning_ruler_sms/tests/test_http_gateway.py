@@ -1,9 +1,12 @@
+import html
+import re
 import socket
 
 from freezegun import freeze_time
 
 from odoo.exceptions import ValidationError
 from odoo.tests import tagged
+from odoo.tools.safe_eval import safe_eval
 
 from .common import WORKING_HOURS, SmsDunningCommon
 
@@ -76,6 +79,42 @@ class TestHttpGateway(SmsDunningCommon):
                 if failure_type == "unknown":
                     self.assertIn("HTTP 400", notification.failure_reason)
                     self.assertIn("HTTP 400", event.delivery_failure)
+
+    def _failed_filter_finds(self, event):
+        """The events' search view "Failed" filter, as the accountant clicks it."""
+        arch = self.env.ref("dunning_ruler.dunning_event_view_search").arch
+        [domain] = re.findall(r'<filter name="failed"[^>]*domain="([^"]*)"', arch)
+        return event in self.env["dunning.event"].search(safe_eval(html.unescape(domain)))
+
+    def test_gateway_failure_fails_the_event_until_delivered(self):
+        event, _sms = self._queue_sms(self.customer_es)
+        self.assertEqual(event.state, "done")
+        self.assertFalse(self._failed_filter_finds(event))
+        self.gateway_double.answer(503, "maintenance")
+        self._flush_sms_queue()
+        self.assertEqual(event.state, "failed")
+        self.assertIn("maintenance", event.failure_reason)
+        self.assertTrue(self._failed_filter_finds(event))
+        # The gateway delivered it after all (its retry): the delivery report wins.
+        payload = {"data": {"reference": event.sms_uuid, "status": "delivered"}}
+        self.assertTrue(self.gateway._process_status_report(payload))
+        self.assertRecordValues(event, [{"state": "done", "failure_reason": False}])
+        self.assertEqual(event.delivery_status, "sent")
+        self.assertFalse(self._failed_filter_finds(event))
+
+    def test_failure_report_fails_the_event(self):
+        event, _sms = self._queue_sms(self.customer_pt)
+        self._flush_sms_queue()
+        self.assertEqual((event.state, event.delivery_status), ("done", "pending"))
+        payload = {"data": {"reference": event.sms_uuid, "status": "undelivered", "error": "handset off"}}
+        self.assertTrue(self.gateway._process_status_report(payload))
+        self.assertEqual(event.state, "failed")
+        self.assertIn("handset off", event.failure_reason)
+        self.assertTrue(self._failed_filter_finds(event))
+        # A bounce report after delivery changes nothing (Odoo keeps the delivery).
+        self.gateway._process_status_report({"data": {"reference": event.sms_uuid, "status": "delivered"}})
+        self.gateway._process_status_report({"data": {"reference": event.sms_uuid, "status": "blocked"}})
+        self.assertEqual(event.state, "done")
 
     def test_success_criterion_in_the_answer(self):
         self.gateway.write(

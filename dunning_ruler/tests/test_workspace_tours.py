@@ -1,0 +1,47 @@
+from datetime import timedelta
+
+from odoo import Command, fields
+from odoo.tests import HttpCase, tagged
+
+from .common import DunningCommon
+
+
+@tagged("post_install", "-at_install")
+class TestWorkspaceTours(DunningCommon, HttpCase):
+    """The accountant's workspace tells the truth, in a real browser (real clock)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.today = fields.Date.context_today(cls.env.user)
+        cls.tour_customer = cls._create_customer("Tour Customer")
+        cls.tour_invoice = cls._invoice(cls.tour_customer, 1234.5, due=cls.today - timedelta(days=5))
+
+    def _dashboard_lines(self):
+        action = self.env["dunning.preview"].action_open_dashboard()
+        return self.env["dunning.preview.line"].search(action["domain"]), action
+
+    def test_tour_dashboard_nothing_to_do(self):
+        lines, action = self._dashboard_lines()
+        self.assertTrue(lines, "something to do before the run")
+        self.assertEqual(action["context"].get("search_default_group_by_level"), 1)
+        self._run(self.today)
+        lines, action = self._dashboard_lines()
+        self.assertFalse(lines, "the run did today's work")
+        self.assertNotIn("search_default_group_by_level", action["context"])
+        self.start_tour("/odoo", "dunning_dashboard_empty_tour", login="accountman")
+
+    def test_tour_menu_names_once(self):
+        self.start_tour("/odoo", "dunning_menu_once_tour", login="accountman")
+
+    def test_tour_preview_date_and_future(self):
+        self.start_tour("/odoo", "dunning_preview_date_tour", login="accountman")
+        self.assertFalse(self._events(self.tour_customer), "the tour runs nothing")
+
+    def test_tour_run_status_refreshes_itself(self):
+        admin = self.env.ref("base.user_admin")
+        admin.group_ids = [Command.link(self.env.ref("dunning_ruler.group_dunning_supervisor").id)]
+        self.start_tour("/odoo", "dunning_run_status_refresh_tour", login="admin")
+        cron = self.env.ref("dunning_ruler.ir_cron_dunning_run")
+        progress = self.env["ir.cron.progress"].search([("cron_id", "=", cron.id)], order="id desc", limit=1)
+        self.assertEqual((progress.done, progress.remaining), (40, 0))
