@@ -592,24 +592,14 @@ class DunningEvent(models.Model):
             handler()
 
     def _dunning_activity_user(self):
-        """Activities go to the customer's responsible agent first (the customer's own,
-        then the grade's), then to the level's assignee, the salesperson, the company's
-        default dunning user and the user running the dunning. Never to the superuser
-        (OdooBot, who runs the scheduled action) nor to a portal or archived user: nobody
-        fitting leaves the activity unassigned (empty recordset)."""
+        """Who gets the activity of this event's level: the customer's responsible
+        user, the level's assignee after the customer's own and grade's agents
+        (``res.partner._dunning_responsible_user``), else the user running the
+        dunning; never OdooBot, a portal or an archived user (empty: unassigned)."""
         self.ensure_one()
-        partner = self.partner_id.with_company(self.company_id)
-        candidates = (
-            partner._dunning_default_agent(),
-            self.level_id.activity_user_id,
-            partner.user_id,
-            self.company_id.dunning_activity_user_id,
-            self.env.user,
+        return self.partner_id._dunning_responsible_user(
+            self.company_id, preferred=self.level_id.activity_user_id, fallback=self.env.user
         )
-        for user in candidates:
-            if user and user.active and not user.share and not user._is_superuser():
-                return user
-        return self.env["res.users"]
 
     def _get_dunning_fees(self):
         """Fees charged for this event's level on its invoices (shown in the reminder).

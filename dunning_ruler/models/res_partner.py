@@ -772,15 +772,33 @@ class ResPartner(models.Model):
         in ``company`` (dunning_ruler_access: the provisional unblock)."""
         return True
 
-    def _dunning_promise_agent(self, company):
-        """Who is told of a customer's promise: its responsible agent, else its
-        salesperson, else a dunning supervisor of the company; never the superuser."""
+    def _dunning_responsible_user(self, company, preferred=None, fallback=None):
+        """The internal user who answers for this customer's dunning in ``company``:
+        its responsible agent (its own, else its grade's), else ``preferred`` (e.g. a
+        level's assignee), its salesperson, the company's default dunning user, then
+        ``fallback``. Never the superuser (OdooBot, who runs the scheduled action),
+        a portal or an archived user: empty when nobody fits. Who gets the
+        activities of the levels, of a promise to pay and of a reply."""
         self.ensure_one()
         partner = self.commercial_partner_id.sudo().with_company(company)
-        for user in (partner._dunning_default_agent(), partner.user_id):
-            if user and user.active and not user.share and user.id != SUPERUSER_ID:
+        candidates = (
+            partner._dunning_default_agent(),
+            preferred,
+            partner.user_id,
+            company.sudo().dunning_activity_user_id,
+            fallback,
+        )
+        for user in candidates:
+            if user and user.active and not user.share and not user._is_superuser():
                 return user
-        return (
+        return self.env["res.users"]
+
+    def _dunning_promise_agent(self, company):
+        """Who is told of a customer's promise: its responsible user
+        (``_dunning_responsible_user``), else a dunning supervisor of the company;
+        never the superuser."""
+        self.ensure_one()
+        return self._dunning_responsible_user(company) or (
             self.env["res.users"]
             .sudo()
             .search(
