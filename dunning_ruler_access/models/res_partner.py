@@ -5,6 +5,7 @@ import psycopg2.errors
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
 from odoo.tools import SQL, format_date
+from odoo.tools.translate import LazyGettext
 
 from odoo.addons.dunning_ruler.tools.i18n import _lt
 
@@ -67,8 +68,10 @@ class ResPartner(models.Model):
             targets = company_bindings._compute_targets(as_of, assume=assume)
             for step in steps_here:
                 level = levels.browse(step.level_id)
+                # The decision's reasons are texts in every language: read in the user's.
+                lang = self.env.lang or "en_US"
                 reasons = [
-                    reason
+                    reason._translate(lang) if isinstance(reason, LazyGettext) else reason
                     for binding, (target, reason) in targets.items()
                     if binding.partner_id.id == step.partner_id and TARGET_RANK[target] < ranks[level.action]
                 ]
