@@ -283,3 +283,13 @@ class TestPromiseResumes(StatementCommon):
         self.assertTrue(agent)
         self.assertNotEqual(agent, self.env.ref("base.user_root"))
         self.assertTrue(agent.has_group("dunning_ruler.group_dunning_supervisor"))
+        # The company's default dunning user comes before any supervisor, as for the
+        # activities of the levels (res.partner._dunning_responsible_user).
+        default_user = self.env["res.users"].create(
+            {"name": "Default Dunning", "login": "default_dunning_promise", "company_id": self.company.id}
+        )
+        self.company.dunning_activity_user_id = default_user
+        self.assertEqual(customer._dunning_promise_agent(self.company), default_user)
+        # The superuser is never chosen, even named as the default.
+        self.company.dunning_activity_user_id = self.env.ref("base.user_root")
+        self.assertNotEqual(customer._dunning_promise_agent(self.company), self.env.ref("base.user_root"))
