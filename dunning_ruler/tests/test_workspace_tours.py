@@ -45,3 +45,21 @@ class TestWorkspaceTours(DunningCommon, HttpCase):
         cron = self.env.ref("dunning_ruler.ir_cron_dunning_run")
         progress = self.env["ir.cron.progress"].search([("cron_id", "=", cron.id)], order="id desc", limit=1)
         self.assertEqual((progress.done, progress.remaining), (40, 0))
+
+    def test_tour_manual_next_level_lists_invoices_and_warns(self):
+        customer = self._create_customer("Tour Manual Customer")
+        kept = self._invoice(customer, 300.0, due=self.today - timedelta(days=5))
+        disputed = self._invoice(customer, 40.0, due=self.today - timedelta(days=5))
+        disputed.action_dunning_dispute("Wrong quantity")
+        self.start_tour(
+            f"/odoo/action-base.action_partner_form/{customer.id}",
+            "dunning_manual_next_level_tour",
+            login="accountman",
+        )
+        sent = self._events(customer).filtered(lambda e: e.origin == "manual" and e.level_id)
+        self.assertTrue(sent, "the tour sent the next level")
+        self.assertEqual(sent.invoice_ids, kept, "what the wizard listed, without the invoice in dispute")
+        self.assertFalse(
+            self._events(customer).filtered(lambda e: e.level_id and disputed in e.invoice_ids),
+            "no level reached the invoice in dispute",
+        )

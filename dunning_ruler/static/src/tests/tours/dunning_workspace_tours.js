@@ -197,3 +197,38 @@ tours.add("dunning_run_status_refresh_tour", {
         },
     ],
 });
+
+// Manual "send next level" from a customer: the wizard lists the invoices it includes
+// and warns of what changes what will happen (here: an invoice in dispute left out).
+tours.add("dunning_manual_next_level_tour", {
+    steps: () => [
+        {
+            content: "Open the customer's actions",
+            trigger: ".o_form_view .o_cp_action_menus button",
+            run: "click",
+        },
+        {
+            content: "Send / skip next dunning level",
+            trigger: ".o-dropdown--menu .o-dropdown-item:contains('Send / skip next dunning level')",
+            run: "click",
+        },
+        {
+            content: "The wizard lists the one invoice it includes, with its real situation",
+            trigger:
+                ".modal .o_field_widget[name=summary]:contains('for 1 invoice(s)'):contains('5 day(s) overdue')",
+        },
+        {
+            content: "A warning says the dispute changes what will happen",
+            trigger: ".modal .o_dunning_manual_warnings:contains('is in dispute: not included')",
+        },
+        {
+            content: "Send now",
+            trigger: ".modal footer button[name=action_send]",
+            run: "click",
+        },
+        {
+            content: "The wizard closes",
+            trigger: "body:not(:has(.modal .o_field_widget[name=summary]))",
+        },
+    ],
+});
