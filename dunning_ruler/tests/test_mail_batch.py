@@ -75,6 +75,36 @@ class TestDunningMailBatch(DunningCommon):
         reference = template._render_field("body_html", events.ids, compute_lang=True)
         self.assertEqual(batched, reference)
 
+    def test_compiled_bodies_follow_edits(self):
+        """Compiled bodies outlive a run (kept with Odoo's compiled views): an edited
+        body, or an edited view it calls, is what the next run renders."""
+        template = self._use_template(
+            '<p>Before <t t-out="object.partner_id.name"/></p>'
+            '<t t-call="dunning_ruler.dunning_email_invoice_table"><t t-set="event" t-value="object"/></t>'
+        )
+        customer = self._customers("Edit Co")
+        self._run(self.DUE + timedelta(days=3))
+        event = self._sent(customer)
+        Batch = self.env["dunning.mail.batch"]
+        self.assertIn("Before Edit Co", Batch._render_bodies(template, event)[event.id])
+        template.body_html = (
+            '<p>After <t t-out="object.partner_id.name"/></p>'
+            '<t t-call="dunning_ruler.dunning_email_invoice_table"><t t-set="event" t-value="object"/></t>'
+        )
+        body = Batch._render_bodies(template, event)[event.id]
+        self.assertIn("After Edit Co", body)
+        self.assertNotIn("Before", body)
+        view = self.env.ref("dunning_ruler.dunning_email_invoice_table")
+        self.env["ir.ui.view"].create(
+            {
+                "name": "invoice table edited",
+                "type": "qweb",
+                "inherit_id": view.id,
+                "arch": '<xpath expr="." position="inside"><p>Edited table</p></xpath>',
+            }
+        )
+        self.assertIn("Edited table", Batch._render_bodies(template, event)[event.id])
+
     def test_template_compiled_per_language(self):
         """The same template, rendered in two languages in one run: each its own text.
 
