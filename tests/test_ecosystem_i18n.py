@@ -34,6 +34,7 @@ GLOSSARY = {
         (r"\barrangements?\b", r"\bparcelamento", "acordo"),
         (r"\bfees?\b", r"\b(tarifa|multa|encargo)", "taxa"),
         (r"\bemails?\b", r"\bemail", "e-mail"),
+        (r"\boverdue\b", r"\b(em atraso|atrasad)", "vencido"),
     ],
     "es": [
         (r"\blevels?\b", r"\betapa", "nivel"),
