@@ -908,7 +908,7 @@ class DunningEngine(models.AbstractModel):
             }
 
         # rows: [(vals, line ids, move ids)]; merged rows also name their sender's key
-        rows, merged_rows, sender_index = [], [], {}
+        rows, merged_rows, sender_index, included = [], [], {}, {}
         for step in steps:
             if step.skipped:
                 if step.reason:  # a level whose conditions failed: its own record
@@ -922,13 +922,16 @@ class DunningEngine(models.AbstractModel):
                         sender_index[key] = len(rows)
                     rows.append((values(step, channel), step.line_ids, step.move_ids))
                     continue
-                message = Format(
-                    Markup("<p>%s</p>"),
-                    _lt(
-                        "Included in the “%(level)s” reminder.",
-                        level=field_text(levels.browse(top.level_id), "name"),
-                    ),
-                )
+                # one text per sending level, shared by its merged events (rendered once)
+                message = included.get(top.level_id)
+                if message is None:
+                    message = included[top.level_id] = Format(
+                        Markup("<p>%s</p>"),
+                        _lt(
+                            "Included in the “%(level)s” reminder.",
+                            level=field_text(levels.browse(top.level_id), "name"),
+                        ),
+                    )
                 merged_rows.append(
                     (values(step, channel, message=message), step.line_ids, step.move_ids, key)
                 )

@@ -557,7 +557,9 @@ class DunningEvent(models.Model):
                     "user_id": user.id,
                 }
             )
-        activities = self.env["mail.activity"].create(vals_list)
+        # No "assigned to you" email per activity (mail_activity_quick_update): a run
+        # may give an agent hundreds at once; they are in the agent's activities.
+        activities = self.env["mail.activity"].with_context(mail_activity_quick_update=True).create(vals_list)
         texts = {}
         for event, activity, user in zip(self, activities, users, strict=True):
             event.activity_id = activity

@@ -123,6 +123,12 @@ class TestReasonsAndAgents(DunningCommon):
         self.assertEqual(self._events(channel="activity").activity_id.user_id, self.agent1, "grade's agent")
         self.assertEqual(self._events(own, channel="activity").activity_id.user_id, self.agent2)
         self.assertEqual(self._events(nobody, channel="activity").activity_id.user_id, default_user)
+        # A run does not email each agent an "assigned to you" per activity (it may give
+        # hundreds at once): they find them in their activities.
+        assigned = self.env["mail.message"].search(
+            [("message_type", "=", "user_notification"), ("partner_ids", "in", self.agent1.partner_id.ids)]
+        )
+        self.assertFalse(assigned)
         # No default user either: the activity is left unassigned, never given to OdooBot.
         self.company.dunning_activity_user_id = False
         self._invoice(late, 100.0)

@@ -84,6 +84,8 @@ def bulk_insert(model, rows):
     types = {name: model_fields[name].column_type[1] for name in columns}
     types["id"] = "int4"
     translated = {name for name in columns if model_fields[name].translate}
+    # A text shared by many rows (the same lazy text object) is rendered once.
+    rendered = {}
     records = []
     for record_id, row in zip(ids, rows, strict=True):
         record = dict(default_columns)
@@ -94,7 +96,10 @@ def bulk_insert(model, rows):
             if value is False and types[name] != "bool":
                 record[name] = None
             elif name in translated and not isinstance(value, dict):
-                record[name] = translations(env, value)
+                key = id(value)
+                if key not in rendered:
+                    rendered[key] = (value, translations(env, value))  # the value kept: its id stays unique
+                record[name] = rendered[key][1]
         records.append(record)
     log_access = model._log_access
     env.cr.execute(

@@ -44,16 +44,19 @@ class _Rendered(LazyGettext):
 class field_text(_Rendered):
     """The value of a translated field of ``record`` in the language being rendered."""
 
-    __slots__ = ("_fname", "_record")
+    __slots__ = ("_fname", "_record", "_values")
 
     def __init__(self, record, fname):
         super().__init__()
         self._record = record
         self._fname = fname
+        self._values = {}  # per language: a run renders the same level name thousands of times
 
     def _translate(self, lang=""):
         lang = lang or self._record.env.lang or "en_US"
-        return self._record.with_context(lang=lang)[self._fname] or ""
+        if lang not in self._values:
+            self._values[lang] = self._record.with_context(lang=lang)[self._fname] or ""
+        return self._values[lang]
 
 
 class Join(_Rendered):
