@@ -741,13 +741,16 @@ class DunningEngine(models.AbstractModel):
         partner_ids)``, or None when none is left to claim. The lock is released when
         the transaction that dunns the batch (and marks it done) ends."""
         self.env.flush_all()
+        # A batch another worker marked done after this transaction's snapshot is a
+        # serialization conflict, retried by _work_batches: not an error for the log.
         self.env.cr.execute(
             SQL(
                 """SELECT id, as_of, company_ids, partner_ids FROM dunning_run_batch
                     WHERE state = 'pending' %s
                  ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED""",
                 SQL("AND id = ANY(%s)", list(batch_ids)) if batch_ids is not None else SQL(),
-            )
+            ),
+            log_exceptions=False,
         )
         return self.env.cr.fetchone()
 
