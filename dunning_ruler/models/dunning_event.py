@@ -6,7 +6,7 @@ from odoo.exceptions import UserError
 from odoo.tools import SQL
 from odoo.tools.misc import format_date, formatLang
 
-from ..tools.bulk import bulk_log
+from ..tools.bulk import bulk_fill_tokens, bulk_log
 from ..tools.i18n import _lt, field_text, is_text, set_texts, write_texts
 from .dunning_mail_batch import Post
 
@@ -409,17 +409,7 @@ class DunningEvent(models.Model):
     def _dunning_set_access_tokens(self, moves):
         """Give ``moves`` their portal access token in one statement (``get_portal_url``
         would write each invoice through ``account.move.write`` while rendering)."""
-        if not moves:
-            return
-        moves.flush_recordset(["access_token"])
-        self.env.cr.execute(
-            SQL(
-                "UPDATE account_move SET access_token = gen_random_uuid()::text"
-                " WHERE id = ANY(%s) AND access_token IS NULL",
-                moves.ids,
-            )
-        )
-        moves.invalidate_recordset(["access_token"])
+        bulk_fill_tokens(moves, "access_token")
 
     def action_open_invoices(self):
         self.ensure_one()

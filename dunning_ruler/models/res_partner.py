@@ -8,6 +8,7 @@ from odoo import SUPERUSER_ID, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL, consteq
 
+from ..tools.bulk import bulk_fill_tokens
 from .dunning_engine import PlanStep
 
 
@@ -552,18 +553,7 @@ class ResPartner(models.Model):
     @api.model
     def _dunning_set_statement_tokens(self, partners):
         """Give the customers ``partners`` their statement token in one statement."""
-        partners = partners.commercial_partner_id
-        if not partners:
-            return
-        partners.sudo().flush_recordset(["dunning_statement_token"])
-        self.env.cr.execute(
-            SQL(
-                "UPDATE res_partner SET dunning_statement_token = gen_random_uuid()::text"
-                " WHERE id = ANY(%s) AND dunning_statement_token IS NULL",
-                partners.ids,
-            )
-        )
-        partners.invalidate_recordset(["dunning_statement_token"])
+        bulk_fill_tokens(partners.commercial_partner_id.sudo(), "dunning_statement_token")
 
     def _dunning_statement_url(self, company=None, absolute=True):
         """Link to the customer's statement page, in ``company`` (every company: none)."""

@@ -1,5 +1,6 @@
 import { registry } from "@web/core/registry";
 import { stepUtils } from "@web_tour/tour_utils";
+import { openDunningMenu, openInvoicing } from "@dunning_ruler/tests/tours/dunning_tour_steps";
 
 const tours = registry.category("web_tour.tours");
 
@@ -43,31 +44,9 @@ tours.add("dunning_ruler_configure_tour", {
     ],
 });
 
-const openDunningMenu = (xmlid, content) => [
-    {
-        content: "Open the Dunning menu of Invoicing",
-        trigger: ".o_menu_sections [data-menu-xmlid='dunning_ruler.menu_dunning_root']",
-        run: "click",
-    },
-    {
-        content,
-        trigger: `.dropdown-item[data-menu-xmlid='${xmlid}'], .o-dropdown-item[data-menu-xmlid='${xmlid}']`,
-        run: "click",
-    },
-];
-
 tours.add("dunning_preview_run_tour", {
     steps: () => [
-        {
-            content: "Open the apps menu",
-            trigger: ".o_navbar_apps_menu button",
-            run: "click",
-        },
-        {
-            content: "Open Invoicing",
-            trigger: ".o_app[data-menu-xmlid='account.menu_finance']",
-            run: "click",
-        },
+        ...openInvoicing,
         ...openDunningMenu("dunning_ruler.menu_dunning_dashboard", "One click to the dashboard"),
         {
             content: "The dashboard lists the customer needing action today, by level",

@@ -1,36 +1,10 @@
 import { formatDate } from "@web/core/l10n/dates";
 import { rpc } from "@web/core/network/rpc";
 import { registry } from "@web/core/registry";
+import { openDunningEntry, openDunningRoot, openInvoicing } from "@dunning_ruler/tests/tours/dunning_tour_steps";
 
 const { DateTime } = luxon;
 const tours = registry.category("web_tour.tours");
-
-const openInvoicing = [
-    {
-        content: "Open the apps menu",
-        trigger: ".o_navbar_apps_menu button",
-        run: "click",
-    },
-    {
-        content: "Open Invoicing",
-        trigger: ".o_app[data-menu-xmlid='account.menu_finance']",
-        run: "click",
-    },
-    {
-        content: "Open the Dunning menu",
-        trigger: ".o_menu_sections [data-menu-xmlid='dunning_ruler.menu_dunning_root']",
-        run: "click",
-    },
-];
-
-const openDunningEntry = (xmlid, content) => [
-    ...openInvoicing,
-    {
-        content,
-        trigger: `.dropdown-item[data-menu-xmlid='${xmlid}'], .o-dropdown-item[data-menu-xmlid='${xmlid}']`,
-        run: "click",
-    },
-];
 
 tours.add("dunning_dashboard_empty_tour", {
     steps: () => [
@@ -45,6 +19,7 @@ tours.add("dunning_dashboard_empty_tour", {
 tours.add("dunning_menu_once_tour", {
     steps: () => [
         ...openInvoicing,
+        openDunningRoot,
         {
             content: "Each entry of the Dunning menu has its own name",
             trigger: ".o-dropdown--menu [data-menu-xmlid='dunning_ruler.menu_dunning_reasons_report']",
