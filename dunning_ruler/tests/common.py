@@ -1,6 +1,7 @@
-from datetime import date
+from datetime import date, timedelta
 
 from odoo import Command, fields
+from odoo.tests import HttpCase
 
 from odoo.addons.account.tests.common import AccountTestInvoicingCommon
 
@@ -197,3 +198,15 @@ class DunningCommon(AccountTestInvoicingCommon):
         domain = [("partner_id", "=", (partner or self.customer).id)]
         domain += [(key, "=", value) for key, value in filters.items()]
         return self.env["dunning.event"].search(domain, order="date, id")
+
+
+class DunningTourCase(DunningCommon, HttpCase):
+    """Tours in a real browser, on the real clock: one customer with an invoice five
+    days overdue (dates relative to today on purpose; outcomes do not depend on it)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.today = fields.Date.context_today(cls.env.user)
+        cls.tour_customer = cls._create_customer("Tour Customer")
+        cls.tour_invoice = cls._invoice(cls.tour_customer, 1234.5, due=cls.today - timedelta(days=5))

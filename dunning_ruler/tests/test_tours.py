@@ -1,22 +1,13 @@
-from datetime import timedelta
+from odoo import Command
+from odoo.tests import tagged
 
-from odoo import Command, fields
-from odoo.tests import HttpCase, tagged
-
-from .common import DunningCommon
+from .common import DunningTourCase
 
 
 @tagged("post_install", "-at_install")
-class TestDunningTours(DunningCommon, HttpCase):
+class TestDunningTours(DunningTourCase):
     """The accountant's workspace in a real browser. Dates are relative to today on
     purpose: the browser runs on the real clock; the outcome does not depend on it."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.today = fields.Date.context_today(cls.env.user)
-        cls.tour_customer = cls._create_customer("Tour Customer")
-        cls.tour_invoice = cls._invoice(cls.tour_customer, 1234.5, due=cls.today - timedelta(days=5))
 
     def test_tour_configure_ruler(self):
         self.start_tour(

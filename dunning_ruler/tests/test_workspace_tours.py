@@ -1,21 +1,14 @@
 from datetime import timedelta
 
-from odoo import Command, fields
-from odoo.tests import HttpCase, tagged
+from odoo import Command
+from odoo.tests import tagged
 
-from .common import DunningCommon
+from .common import DunningTourCase
 
 
 @tagged("post_install", "-at_install")
-class TestWorkspaceTours(DunningCommon, HttpCase):
+class TestWorkspaceTours(DunningTourCase):
     """The accountant's workspace tells the truth, in a real browser (real clock)."""
-
-    @classmethod
-    def setUpClass(cls):
-        super().setUpClass()
-        cls.today = fields.Date.context_today(cls.env.user)
-        cls.tour_customer = cls._create_customer("Tour Customer")
-        cls.tour_invoice = cls._invoice(cls.tour_customer, 1234.5, due=cls.today - timedelta(days=5))
 
     def _dashboard_lines(self):
         action = self.env["dunning.preview"].action_open_dashboard()
