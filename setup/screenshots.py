@@ -117,9 +117,10 @@ class Browser:
         )
         self.wait_for("body:not(:has(form.oe_login_form))")
 
-    def shot(self, name):
+    def shot(self, name, path=None):
+        """The page as OUT/<name>.png, or as ``path``."""
         data = self.call("Page.captureScreenshot", format="png")["data"]
-        path = os.path.join(OUT, f"{name}.png")
+        path = path or os.path.join(OUT, f"{name}.png")
         with open(path, "wb") as f:
             f.write(base64.b64decode(data))
         print(f"[screenshots] {path}")
@@ -144,11 +145,7 @@ def _rpc(b, model, method, *args, **kwargs):
 def _addon_shot(b, addon, name):
     """A screenshot of an addon's Apps page: <addon>/static/description/screenshot_<name>.png
     (setup/gen_addon_files.py puts it on the page and in the README)."""
-    path = os.path.join(REPO, addon, "static", "description", f"screenshot_{name}.png")
-    data = b.call("Page.captureScreenshot", format="png")["data"]
-    with open(path, "wb") as f:
-        f.write(base64.b64decode(data))
-    print(f"[screenshots] {path}")
+    b.shot(name, os.path.join(REPO, addon, "static", "description", f"screenshot_{name}.png"))
 
 
 def _open_in_invoicing(b, model, res_id, selector):
@@ -228,23 +225,19 @@ def main():
         b.shot("effectiveness")
         # A reminder really sent by the demo runs (its body as the customer receives
         # it), then the statement page its "Pay now" link opens, without a login.
-        body = b.js(
-            """(async () => {
-                const call = (model, method, args, kwargs) => fetch('/web/dataset/call_kw', {
-                    method: 'POST', headers: {'Content-Type': 'application/json'},
-                    body: JSON.stringify({jsonrpc: '2.0', method: 'call',
-                                          params: {model, method, args, kwargs}}),
-                }).then(r => r.json()).then(r => r.result);
-                const domain = [['channel', '=', 'email'], ['state', '=', 'done'],
-                                ['message', 'ilike', '/my/dunning/']];
-                const [sierra] = await call('dunning.event', 'search_read',
-                    [[...domain, ['partner_id.name', '=', 'Sierra Buses']]],
-                    {fields: ['message'], limit: 1, order: 'date desc, id desc'});
-                const [any] = await call('dunning.event', 'search_read', [domain],
-                    {fields: ['message'], limit: 1, order: 'date desc, id desc'});
-                return (sierra || any || {}).message || '';
-            })()"""
+        domain = [("channel", "=", "email"), ("state", "=", "done"), ("message", "ilike", "/my/dunning/")]
+        found = _rpc(
+            b,
+            "dunning.event",
+            "search_read",
+            [*domain, ("partner_id.name", "=", "Sierra Buses")],
+            fields=["message"],
+            limit=1,
+            order="date desc, id desc",
+        ) or _rpc(
+            b, "dunning.event", "search_read", domain, fields=["message"], limit=1, order="date desc, id desc"
         )
+        body = found[0]["message"] if found else ""
         if not body:
             raise RuntimeError("no reminder email with a statement link in the demo database")
         page = (
