@@ -377,8 +377,14 @@ class DunningAccessBinding(models.Model):
                     if key not in found or (day, -actions[level_id]) < (found[key][2], -found[key][0]):
                         found[key] = (actions[level_id], level_id, day)
                     break
+        # The holds (per company): one read per company for all the customers.
+        holds = {
+            (partner.id, company_id): partner.dunning_hold_until
+            for company_id in {company_id for _partner_id, company_id in found}
+            for partner in partners.with_company(company_id)
+        }
         for (partner_id, company_id), (rank, level_id, day) in list(found.items()):
-            hold = partners.browse(partner_id).with_company(company_id).dunning_hold_until
+            hold = holds[partner_id, company_id]
             if hold and hold > day:
                 found[partner_id, company_id] = (rank, level_id, hold)
         return found
