@@ -22,7 +22,17 @@ from collections import defaultdict
 from odoo.tools import SQL
 from odoo.tools.translate import LazyGettext, _lt
 
-__all__ = ["Format", "Join", "_lt", "field_text", "is_text", "set_texts", "translations", "write_texts"]
+__all__ = [
+    "Format",
+    "Join",
+    "_lt",
+    "field_text",
+    "is_text",
+    "render",
+    "set_texts",
+    "translations",
+    "write_texts",
+]
 
 
 class _Rendered(LazyGettext):
@@ -70,7 +80,7 @@ class Join(_Rendered):
         self._items = list(items)
 
     def _translate(self, lang=""):
-        return self._sep.join(_render(item, lang) for item in self._items)
+        return self._sep.join(render(item, lang) for item in self._items)
 
 
 class Format(_Rendered):
@@ -85,10 +95,12 @@ class Format(_Rendered):
         self._texts = texts
 
     def _translate(self, lang=""):
-        return self._template % tuple(_render(text, lang) for text in self._texts)
+        return self._template % tuple(render(text, lang) for text in self._texts)
 
 
-def _render(text, lang):
+def render(text, lang):
+    """``text`` in ``lang`` (a lazy text rendered, anything else as it is): where one
+    language is needed, not all of them (``translations``)."""
     return text._translate(lang) if isinstance(text, LazyGettext) else text
 
 
