@@ -2,7 +2,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import SQL
 
-from ..tools.i18n import Format, _lt, is_text, write_texts
+from ..tools.i18n import Format, _lt, render, write_texts
 
 
 class DunningArrangement(models.Model):
@@ -255,7 +255,7 @@ class DunningArrangement(models.Model):
         """Trace on the plan, the customer and as a dunning event (``body`` may be a
         text in every language, tools/i18n.py: the chatter gets the current one)."""
         self.ensure_one()
-        text = body._translate(self.env.lang or "en_US") if is_text(body) else body
+        text = render(body, self.env.lang or "en_US")
         self.message_post(body=text, message_type="notification")
         self.partner_id._message_log(body=text)
         self.env["dunning.event"]._dunning_create_manual(

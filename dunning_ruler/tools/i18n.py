@@ -22,7 +22,17 @@ from collections import defaultdict
 from odoo.tools import SQL
 from odoo.tools.translate import LazyGettext, _lt
 
-__all__ = ["Format", "Join", "_lt", "field_text", "is_text", "set_texts", "translations", "write_texts"]
+__all__ = [
+    "Format",
+    "Join",
+    "_lt",
+    "field_text",
+    "is_text",
+    "render",
+    "set_texts",
+    "translations",
+    "write_texts",
+]
 
 
 class _Rendered(LazyGettext):
@@ -70,7 +80,7 @@ class Join(_Rendered):
         self._items = list(items)
 
     def _translate(self, lang=""):
-        return self._sep.join(_render(item, lang) for item in self._items)
+        return self._sep.join(render(item, lang) for item in self._items)
 
 
 class Format(_Rendered):
@@ -85,10 +95,12 @@ class Format(_Rendered):
         self._texts = texts
 
     def _translate(self, lang=""):
-        return self._template % tuple(_render(text, lang) for text in self._texts)
+        return self._template % tuple(render(text, lang) for text in self._texts)
 
 
-def _render(text, lang):
+def render(text, lang):
+    """``text`` in ``lang`` (a lazy text rendered, anything else as it is): where one
+    language is needed, not all of them (``translations``)."""
     return text._translate(lang) if isinstance(text, LazyGettext) else text
 
 
@@ -129,7 +141,9 @@ def write_texts(records, vals):
 def set_texts(model, texts):
     """Write ``texts`` {record id: {field name: lazy text or string}} of translated
     fields of ``model`` in every installed language: one UPDATE per field for all
-    the records (written whole, not merged: the text replaces the one before)."""
+    the records (written whole, not merged: the text replaces the one before). A
+    text shared by many records (``write_texts``) is rendered once, as in
+    ``tools.bulk.bulk_insert``."""
     env = model.env
     by_field = defaultdict(dict)
     for record_id, vals in texts.items():
@@ -140,12 +154,15 @@ def set_texts(model, texts):
         assert field.translate and field.store, f"{field} is not a translated stored field"
         records = model.browse(values)
         records.flush_recordset([name])
-        columns = []
+        columns, rendered = [], {}
         for record in records:
-            value = translations(env, values[record.id])
-            if value is not None:
-                value = {lang: field.convert_to_column(text, record) for lang, text in value.items()}
-            columns.append(json.dumps(value) if value is not None else None)
+            text = values[record.id]
+            if id(text) not in rendered:  # the texts stay referenced by ``values``: ids stay unique
+                value = translations(env, text)
+                if value is not None:
+                    value = {lang: field.convert_to_column(each, record) for lang, each in value.items()}
+                rendered[id(text)] = json.dumps(value) if value is not None else None
+            columns.append(rendered[id(text)])
         env.cr.execute(
             SQL(
                 """

@@ -8,7 +8,7 @@ from odoo import api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools import SQL
 
-from odoo.addons.dunning_ruler.tools.i18n import Format, _lt, field_text, set_texts, translations, write_texts
+from odoo.addons.dunning_ruler.tools.i18n import Format, _lt, field_text, render, set_texts, write_texts
 
 from .dunning_access_call import OPEN_STATES
 from .dunning_access_platform import check_access_manager
@@ -377,8 +377,14 @@ class DunningAccessBinding(models.Model):
                     if key not in found or (day, -actions[level_id]) < (found[key][2], -found[key][0]):
                         found[key] = (actions[level_id], level_id, day)
                     break
+        # The holds (per company): one read per company for all the customers.
+        holds = {
+            (partner.id, company_id): partner.dunning_hold_until
+            for company_id in {company_id for _partner_id, company_id in found}
+            for partner in partners.with_company(company_id)
+        }
         for (partner_id, company_id), (rank, level_id, day) in list(found.items()):
-            hold = partners.browse(partner_id).with_company(company_id).dunning_hold_until
+            hold = holds[partner_id, company_id]
             if hold and hold > day:
                 found[partner_id, company_id] = (rank, level_id, hold)
         return found
@@ -412,7 +418,7 @@ class DunningAccessBinding(models.Model):
         Call = self.env["dunning.access.call"].sudo()
         if target == self.desired_state and not force:
             # Nothing new: a call in flight stays, a failed one waits for a person.
-            if self.with_context(lang="en_US").state_reason != translations(self.env, reason)["en_US"]:
+            if self.with_context(lang="en_US").state_reason != render(reason, "en_US"):
                 write_texts(self, {"state_reason": reason})
             return Call
         waiting = Call.search([("binding_id", "=", self.id), ("state", "in", ("pending", "attention"))])
@@ -433,7 +439,6 @@ class DunningAccessBinding(models.Model):
         string; the platform receives it in English."""
         self.ensure_one()
         action = "unblock" if target == "active" else ("block" if target == "blocked" else "restrict")
-        texts = translations(self.env, reason) or {}
         call = (
             self.env["dunning.access.call"]
             .sudo()
@@ -445,7 +450,7 @@ class DunningAccessBinding(models.Model):
                     "event_id": event.id if event else False,
                     "idempotency_key": str(uuid.uuid4()),
                     "payload": json.dumps(
-                        self._build_payload(action, target, texts.get("en_US") or reason or False, event),
+                        self._build_payload(action, target, render(reason, "en_US") or False, event),
                         sort_keys=True,
                     ),
                 }

@@ -3,7 +3,7 @@ from collections import defaultdict
 from odoo import api, fields, models
 from odoo.tools.misc import format_date
 
-from odoo.addons.dunning_ruler.tools.i18n import Format, Join, _lt, set_texts, translations
+from odoo.addons.dunning_ruler.tools.i18n import Format, Join, _lt, render, set_texts
 
 from .dunning_access_binding import TARGET_RANK
 
@@ -149,7 +149,7 @@ class DunningEvent(models.Model):
                     Format("%s (%s): %s — %s", binding.platform_id.name, binding.external_ref, target, reason)
                 )
                 if TARGET_RANK[target] < TARGET_RANK[wanted]:
-                    refused.setdefault(translations(self.env, reason)["en_US"], reason)
+                    refused.setdefault(render(reason, "en_US"), reason)
             texts[event.id] = {"message": Join("<br/>", lines)}
             if refused:
                 event.state = "skipped"
