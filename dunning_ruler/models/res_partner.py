@@ -610,13 +610,13 @@ class ResPartner(models.Model):
             domain.append(("company_id", "=", company.id))
         return self.env["account.move"].sudo().search(domain, order="invoice_date_due, id")
 
-    def _dunning_statement_payable(self, company, currency, today=None):
-        """The overdue invoices "Pay all overdue" pays in ``company`` and ``currency``:
-        those in dispute are left out."""
+    def _dunning_statement_payable(self, company, currency=None, today=None):
+        """The overdue invoices "Pay all overdue" pays in ``company`` and ``currency``
+        (any currency: None): those in dispute are left out."""
         today = today or fields.Date.context_today(self)
         return self._dunning_statement_moves(company).filtered(
             lambda m: (
-                m.currency_id == currency
+                (not currency or m.currency_id == currency)
                 and not m.dunning_excluded
                 and m.invoice_date_due
                 and m.invoice_date_due < today
@@ -722,7 +722,7 @@ class ResPartner(models.Model):
             raise UserError(
                 self.env._("Please choose a date no later than %s.", fields.Date.to_string(max_date))
             )
-        if not partner._dunning_statement_payable_any(company, today):
+        if not partner._dunning_statement_payable(company, today=today):
             raise UserError(self.env._("Nothing is overdue: there is nothing to promise."))
         body = self.env._(
             "The customer promised, on its statement page, to pay by %(date)s: no reminder nor further "
@@ -748,14 +748,6 @@ class ResPartner(models.Model):
                 user_id=agent.id,
             )
         return True
-
-    def _dunning_statement_payable_any(self, company, today):
-        """Whether the customer has an overdue invoice (not in dispute) in ``company``."""
-        return bool(
-            self._dunning_statement_moves(company).filtered(
-                lambda m: not m.dunning_excluded and m.invoice_date_due and m.invoice_date_due < today
-            )
-        )
 
     def _dunning_promise_granted(self, company, until):
         """Extension point: what else a promise to pay by ``until`` grants the customer
