@@ -652,8 +652,7 @@ class ResPartner(models.Model):
                 groups.items(), key=lambda g: (g[0][0].id, g[0][1].name)
             )
         ]
-        # The promise is made to one company: the page's, else the only one owed.
-        promise_company = company or (moves.company_id if len(moves.company_id) == 1 else None)
+        promise_company = partner._dunning_promise_company(company, moves)
         values.update(
             {
                 "statement_company": company,
@@ -668,6 +667,14 @@ class ResPartner(models.Model):
             values.update(promise_max_date=max_date, promise_min_date=today + timedelta(days=1))
             values["promise_refused"] = refused
         return values
+
+    def _dunning_promise_company(self, company=None, moves=None):
+        """The company a promise is made to: the page's, else the only one owed (in
+        ``moves``, the statement's invoices in every company), else None."""
+        if company:
+            return company
+        companies = (self._dunning_statement_moves() if moves is None else moves).company_id
+        return companies if len(companies) == 1 else None
 
     def _dunning_promise_limits(self, company, today):
         """(latest date the customer may promise in ``company``, why it may not promise
