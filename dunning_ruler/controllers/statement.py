@@ -66,8 +66,7 @@ class DunningStatement(PortalAccount):
         """The customer promises to pay by ``promise_date``; a refused date changes nothing."""
         partner = self._dunning_statement_partner(partner_id, access_token)
         company = self._dunning_company(company_id)
-        values = partner._dunning_statement_values(company)
-        promise_company = values["promise_company"]
+        promise_company = partner._dunning_promise_company(company)
         try:
             if not promise_company:
                 raise UserError(request.env._("There is nothing to promise to pay here."))

@@ -610,13 +610,13 @@ class ResPartner(models.Model):
             domain.append(("company_id", "=", company.id))
         return self.env["account.move"].sudo().search(domain, order="invoice_date_due, id")
 
-    def _dunning_statement_payable(self, company, currency, today=None):
-        """The overdue invoices "Pay all overdue" pays in ``company`` and ``currency``:
-        those in dispute are left out."""
+    def _dunning_statement_payable(self, company, currency=None, today=None):
+        """The overdue invoices "Pay all overdue" pays in ``company`` and ``currency``
+        (any currency: None): those in dispute are left out."""
         today = today or fields.Date.context_today(self)
         return self._dunning_statement_moves(company).filtered(
             lambda m: (
-                m.currency_id == currency
+                (not currency or m.currency_id == currency)
                 and not m.dunning_excluded
                 and m.invoice_date_due
                 and m.invoice_date_due < today
@@ -652,8 +652,7 @@ class ResPartner(models.Model):
                 groups.items(), key=lambda g: (g[0][0].id, g[0][1].name)
             )
         ]
-        # The promise is made to one company: the page's, else the only one owed.
-        promise_company = company or (moves.company_id if len(moves.company_id) == 1 else None)
+        promise_company = partner._dunning_promise_company(company, moves)
         values.update(
             {
                 "statement_company": company,
@@ -668,6 +667,14 @@ class ResPartner(models.Model):
             values.update(promise_max_date=max_date, promise_min_date=today + timedelta(days=1))
             values["promise_refused"] = refused
         return values
+
+    def _dunning_promise_company(self, company=None, moves=None):
+        """The company a promise is made to: the page's, else the only one owed (in
+        ``moves``, the statement's invoices in every company), else None."""
+        if company:
+            return company
+        companies = (self._dunning_statement_moves() if moves is None else moves).company_id
+        return companies if len(companies) == 1 else None
 
     def _dunning_promise_limits(self, company, today):
         """(latest date the customer may promise in ``company``, why it may not promise
@@ -722,7 +729,7 @@ class ResPartner(models.Model):
             raise UserError(
                 self.env._("Please choose a date no later than %s.", fields.Date.to_string(max_date))
             )
-        if not partner._dunning_statement_payable_any(company, today):
+        if not partner._dunning_statement_payable(company, today=today):
             raise UserError(self.env._("Nothing is overdue: there is nothing to promise."))
         body = self.env._(
             "The customer promised, on its statement page, to pay by %(date)s: no reminder nor further "
@@ -748,14 +755,6 @@ class ResPartner(models.Model):
                 user_id=agent.id,
             )
         return True
-
-    def _dunning_statement_payable_any(self, company, today):
-        """Whether the customer has an overdue invoice (not in dispute) in ``company``."""
-        return bool(
-            self._dunning_statement_moves(company).filtered(
-                lambda m: not m.dunning_excluded and m.invoice_date_due and m.invoice_date_due < today
-            )
-        )
 
     def _dunning_promise_granted(self, company, until):
         """Extension point: what else a promise to pay by ``until`` grants the customer

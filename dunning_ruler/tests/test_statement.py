@@ -259,7 +259,9 @@ class TestStatementPage(StatementCommon, HttpCase):
 
 
 @tagged("post_install", "-at_install")
-class TestPromiseResumes(StatementCommon):
+class TestPromiseResumes(DunningCommon):
+    """No page opened: fixed dates, not StatementCommon's (relative to today)."""
+
     def test_unpaid_promise_resumes_by_itself(self):
         """A run skips the customer until the promised date has passed, then dunning
         goes on as before."""

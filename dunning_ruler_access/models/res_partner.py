@@ -51,25 +51,17 @@ class ResPartner(models.Model):
         acting = [s for s in steps if levels.browse(s.level_id).action in ranks]
         if not acting:
             return warnings
-        bindings = (
-            self.env["dunning.access.binding"]
-            .sudo()
-            .search(
-                [
-                    ("partner_id", "in", [s.partner_id for s in acting]),
-                    ("company_id", "in", [s.company_id for s in acting]),
-                    ("active", "=", True),
-                ]
-            )
+        bindings = self.browse({s.partner_id for s in acting})._dunning_access_bindings(
+            list({s.company_id for s in acting})
         )
+        # The decision's reasons are texts in every language: read in the user's.
+        lang = self.env.lang or "en_US"
         for company, company_bindings in bindings.grouped("company_id").items():
             steps_here = [s for s in acting if s.company_id == company.id]
             assume = {s.partner_id: (ranks[levels.browse(s.level_id).action], s.level_id) for s in steps_here}
             targets = company_bindings._compute_targets(as_of, assume=assume)
             for step in steps_here:
                 level = levels.browse(step.level_id)
-                # The decision's reasons are texts in every language: read in the user's.
-                lang = self.env.lang or "en_US"
                 reasons = [
                     reason._translate(lang) if isinstance(reason, LazyGettext) else reason
                     for binding, (target, reason) in targets.items()
@@ -90,10 +82,9 @@ class ResPartner(models.Model):
                             reasons=reasons,
                         )
                     )
+        bound = {(b.partner_id.id, b.company_id.id) for b in bindings}
         for step in acting:
-            if not bindings.filtered(
-                lambda b, s=step: b.partner_id.id == s.partner_id and b.company_id.id == s.company_id
-            ):
+            if (step.partner_id, step.company_id) not in bound:
                 warnings[step.partner_id].append(
                     self.env._(
                         "“%s” changes nothing on a platform: the customer has no platform account.",
