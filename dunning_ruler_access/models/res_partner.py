@@ -5,9 +5,8 @@ import psycopg2.errors
 from odoo import api, fields, models
 from odoo.exceptions import AccessError
 from odoo.tools import SQL, format_date
-from odoo.tools.translate import LazyGettext
 
-from odoo.addons.dunning_ruler.tools.i18n import _lt
+from odoo.addons.dunning_ruler.tools.i18n import _lt, render
 
 from .dunning_access_binding import ACCESS_RANK, ACCESS_STATES, TARGET_RANK
 
@@ -63,7 +62,7 @@ class ResPartner(models.Model):
             for step in steps_here:
                 level = levels.browse(step.level_id)
                 reasons = [
-                    reason._translate(lang) if isinstance(reason, LazyGettext) else reason
+                    render(reason, lang)
                     for binding, (target, reason) in targets.items()
                     if binding.partner_id.id == step.partner_id and TARGET_RANK[target] < ranks[level.action]
                 ]
