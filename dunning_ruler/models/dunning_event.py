@@ -156,6 +156,19 @@ class DunningEvent(models.Model):
         return " / ".join(filter(None, [partner.display_name, level.name, str(day or "")]))
 
     @api.model
+    def mail_allowed_qweb_expressions(self):
+        """The placeholders of the shipped reminder subjects, plain field paths: rendered
+        by reading the fields (``mail.render.mixin._render_template_inline_template_regex``),
+        not one ``safe_eval`` per placeholder and reminder, and usable in a template by
+        someone who is not a template editor."""
+        return (
+            *super().mail_allowed_qweb_expressions(),
+            "object.company_id.name",
+            "object.notice_situation",
+            "object.notice_service",
+        )
+
+    @api.model
     def _dunning_message_channels(self):
         """Channels that send the customer a message: one per customer, company, run
         and channel, by the highest level executed that uses it (addons add theirs)."""
@@ -272,10 +285,21 @@ class DunningEvent(models.Model):
             lambda line: (line.date_maturity or self.date, line.move_id.name or "", line.id)
         )
 
+    def _notice_memo(self, kind):
+        """(memo, key) of what the reminder of this event shows in this language: a
+        channel rendering many reminders passes a dict in the context
+        (``dunning_notice_memo``), so that the subject and the body share each
+        reminder's rows and situation instead of computing them again; (None, key)
+        otherwise."""
+        return self.env.context.get("dunning_notice_memo"), (kind, self.id, self.env.lang)
+
     def _get_notice_rows(self):
         """[{line, days, status, stage}] of the reminder's table: days overdue (negative:
         days left) on the event date, as text, and the level each installment reached."""
         self.ensure_one()
+        memo, key = self._notice_memo("rows")
+        if memo is not None and key in memo:
+            return memo[key]
         rows = []
         for line in self._get_notice_lines():
             days = (self.date - line.date_maturity).days if line.date_maturity and self.date else 0
@@ -288,6 +312,8 @@ class DunningEvent(models.Model):
             rows.append(
                 {"line": line, "days": days, "status": status, "stage": line.dunning_level_id.name or ""}
             )
+        if memo is not None:
+            memo[key] = rows
         return rows
 
     def _get_notice_situation(self):
@@ -300,6 +326,9 @@ class DunningEvent(models.Model):
         name or offset says when it was due, not what is true the day it is sent
         (grace days, a first run's catch-up, a reminder listing other invoices)."""
         self.ensure_one()
+        memo, key = self._notice_memo("situation")
+        if memo is not None and key in memo:
+            return memo[key]
         rows = self._get_notice_rows()
         overdue = [row for row in rows if row["days"] > 0]
         today = [row for row in rows if row["days"] == 0]
@@ -336,7 +365,7 @@ class DunningEvent(models.Model):
                 "Payment is due on %(date)s, in %(days)s day(s).", date=format_date(self.env, date), days=days
             ),
         }.get(code, str)()
-        return {
+        situation = {
             "code": code,
             "days": days,
             "date": date,
@@ -345,6 +374,9 @@ class DunningEvent(models.Model):
             "short": short,
             "sentence": sentence,
         }
+        if memo is not None:
+            memo[key] = situation
+        return situation
 
     def _get_notice_service_status(self):
         """What the reminder states about the customer's service: the decision taken
@@ -444,9 +476,16 @@ class DunningEvent(models.Model):
         for event in self:
             by_template[event.level_id.mail_template_id] |= event
         posts = []
+        # Each reminder's rows and situation, computed once for its subject and its body.
+        memo = {}
         for template, events in by_template.items():
-            subjects = template._render_field("subject", events.ids, compute_lang=True)
-            bodies = MailBatch._render_bodies(template, events)
+            template = template.with_context(dunning_notice_memo=memo)
+            # Each reminder's language, rendered once for its subject and its body.
+            per_lang = template._classify_per_lang(events.ids)
+            subjects = {}
+            for lang_template, lang_ids in per_lang.values():
+                subjects.update(lang_template._render_field("subject", lang_ids))
+            bodies = MailBatch._render_bodies(template, events, per_lang=per_lang)
             for event in events:
                 recipient = event._dunning_recipient()
                 if not recipient.email:

@@ -222,9 +222,10 @@ class DunningMailBatch(models.AbstractModel):
         return (html.fragment_fromstring(src, create_parent="div") if unsafe else None), {}
 
     @api.model
-    def _render_bodies(self, template, records):
+    def _render_bodies(self, template, records, per_lang=None):
         """{record id: body of mail.template ``template`` rendered for it}, what
-        ``template._render_field("body_html", records.ids, compute_lang=True)`` returns.
+        ``template._render_field("body_html", records.ids, compute_lang=True)`` returns;
+        ``per_lang``: the records' ``template._classify_per_lang``, when the caller has it.
 
         ``mail.render.mixin`` parses and compiles the body for every record (tens of
         milliseconds each); here it is parsed and compiled once per run (the
@@ -241,7 +242,7 @@ class DunningMailBatch(models.AbstractModel):
         # batch of a run renders the same few templates.
         run_cache = self._run_cache()
         body_field = template._fields["body_html"]
-        for tmpl, res_ids in template._classify_per_lang(records.ids).values():
+        for tmpl, res_ids in (per_lang or template._classify_per_lang(records.ids)).values():
             src = tmpl.body_html
             if not src or not res_ids:
                 results.update(dict.fromkeys(res_ids, ""))

@@ -235,6 +235,65 @@ class TestDunningMailBatch(DunningCommon):
         self.assertIn("failed", [event["state"] for event in batched["Same No Email"]["events"]])
         self.assertTrue(batched["Same French"]["invoice notes"])
 
+    def test_shipped_subjects_render_without_safe_eval(self):
+        """The placeholders of the shipped subjects are plain field paths allowed on
+        dunning.event (``mail_allowed_qweb_expressions``): Odoo renders them by
+        reading the fields, not by one ``safe_eval`` each, with the same result."""
+        templates = self.env["mail.template"].search([("model", "=", "dunning.event")])
+        templates = templates.filtered(lambda t: t.get_external_id()[t.id].startswith("dunning_ruler."))
+        self.assertGreaterEqual(len(templates), 7)
+        english = self._customers("Subject English", lang="en_US")
+        self.env["res.lang"]._activate_lang("pt_BR")
+        portuguese = self._customers("Subject Portuguese", lang="pt_BR")
+        self._run(self.DUE + timedelta(days=3))
+        events = self._events(english, state="done", channel="email") | self._events(
+            portuguese, state="done", channel="email"
+        )
+        self.assertEqual(len(events), 2)
+        portuguese_event = events.filtered(lambda e: e.partner_id == portuguese)
+        for template in templates:
+            with self.subTest(template=template.name):
+                self.assertFalse(
+                    template._has_unsafe_expression_template_inline_template(
+                        template.subject, "dunning.event"
+                    )
+                )
+                fast = template._render_field("subject", events.ids, compute_lang=True)
+                with patch.object(
+                    type(template), "_has_unsafe_expression_template_inline_template", return_value=True
+                ):
+                    evaluated = template._render_field("subject", events.ids, compute_lang=True)
+                self.assertEqual(fast, evaluated)
+                self.assertIn(self.env.company.name, fast[events[0].id])
+                self.assertIn(
+                    "vencido", fast[portuguese_event.id], "the situation in the customer's language"
+                )
+
+    def test_rows_and_situation_computed_once_per_reminder(self):
+        """The subject (``notice_situation``) and the body (the situation sentence, the
+        invoice table) of a reminder share its rows and situation: computed once per
+        reminder, not once per placeholder."""
+        customers = self._customers("Once A", "Once B", "Once C")
+        Event = type(self.env["dunning.event"])
+        with (
+            patch.object(
+                Event, "_get_notice_lines", autospec=True, side_effect=Event._get_notice_lines
+            ) as lines,
+            patch.object(
+                Event, "_get_notice_situation", autospec=True, side_effect=Event._get_notice_situation
+            ) as situation,
+        ):
+            self._run(self.DUE + timedelta(days=3))
+        sent = self.env["dunning.event"].union(
+            *(self._events(c, state="done", channel="email") for c in customers)
+        )
+        self.assertEqual(len(sent), 3)
+        self.assertEqual(lines.call_count, 3, "one table of rows per reminder")
+        self.assertEqual(situation.call_count, 6, "twice per reminder (subject, body), computed once")
+        for event in sent:
+            self.assertIn("3 day(s) overdue", event.message)
+            self.assertIn("overdue by 3 day(s)", event.mail_message_id.subject)
+
     def test_email_batching_setting(self):
         """The setting is stored as a system parameter, on by default, and can be switched off."""
         settings = self.env["res.config.settings"].create({})
