@@ -99,6 +99,25 @@ ODOO_PRIVATE_API = {
 }
 
 
+def _memoized(func):
+    """``func`` (a pure formatting helper of the rendering context, e.g.
+    ``format_amount``) remembering its results by arguments; called through when an
+    argument cannot be a key."""
+    results = {}
+
+    def memoized(*args, **kwargs):
+        try:
+            key = (args, tuple(sorted(kwargs.items())))
+            return results[key]
+        except KeyError:
+            value = results[key] = func(*args, **kwargs)
+            return value
+        except TypeError:  # unhashable argument
+            return func(*args, **kwargs)
+
+    return memoized
+
+
 class Post(NamedTuple):
     """One message to post in a customer's chatter and email to one recipient."""
 
@@ -265,6 +284,10 @@ class DunningMailBatch(models.AbstractModel):
                 continue
             qweb = tmpl.env["ir.qweb"].with_context(dunning_qweb_compile_cache=compile_cache)
             variables = tmpl._render_eval_context()
+            # Every row of every reminder formats its due date and amount: the same few
+            # dates and amounts, formatted once per language group.
+            for name in ("format_date", "format_amount"):
+                variables[name] = _memoized(variables[name])
             rendered = {}
             try:
                 for record in tmpl.env[model].browse(res_ids):

@@ -4,7 +4,7 @@ from unittest.mock import patch
 
 from odoo.tests import tagged
 
-from ..models.dunning_mail_batch import BATCHING_PARAM, ODOO_PRIVATE_API
+from ..models.dunning_mail_batch import BATCHING_PARAM, ODOO_PRIVATE_API, _memoized
 from .common import DunningCommon
 
 # Columns that differ between two runs writing the same thing: new ids, the random
@@ -293,6 +293,26 @@ class TestDunningMailBatch(DunningCommon):
         for event in sent:
             self.assertIn("3 day(s) overdue", event.message)
             self.assertIn("overdue by 3 day(s)", event.mail_message_id.subject)
+
+    def test_formatting_helpers_memoized_per_group(self):
+        """The rendering context's ``format_amount`` and ``format_date``, called for
+        every row, format each distinct value once, with Odoo's result."""
+        calls = []
+
+        def format_amount(amount, currency, lang_code=False):
+            calls.append((amount, currency, lang_code))
+            return f"{amount} {currency.name}"
+
+        memoized = _memoized(format_amount)
+        usd = self.env.ref("base.USD")
+        self.assertEqual(memoized(10.0, usd), "10.0 USD")
+        self.assertEqual(memoized(10.0, usd), "10.0 USD")
+        self.assertEqual(memoized(10.0, usd, lang_code="fr_FR"), "10.0 USD")
+        self.assertEqual(len(calls), 2, "once per distinct arguments")
+        self.assertEqual(_memoized(lambda value: len(value))(["a", "b"]), 2, "unhashable: called through")
+        context = self.env["mail.template"]._render_eval_context()
+        fast = _memoized(context["format_amount"])
+        self.assertEqual(fast(1234.5, usd), context["format_amount"](1234.5, usd))
 
     def test_email_batching_setting(self):
         """The setting is stored as a system parameter, on by default, and can be switched off."""
