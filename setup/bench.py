@@ -377,15 +377,20 @@ def _check(registry, out):
             SELECT count(*) FILTER (WHERE e.state = 'done'),
                    count(*) FILTER (WHERE e.state = 'done' AND mm.id IS NULL),
                    count(*) FILTER (WHERE e.state = 'failed'),
-                   count(DISTINCT e.mail_message_id)
+                   count(DISTINCT e.mail_message_id),
+                   count(DISTINCT mm.id)
               FROM dunning_event e
          LEFT JOIN mail_mail mm ON mm.mail_message_id = e.mail_message_id AND mm.state = 'outgoing'
              WHERE e.channel = 'email'
             """
         )
-        (out["emails_done"], out["emails_without_mail"], out["emails_failed"], out["email_messages"]) = (
-            cr.fetchone()
-        )
+        (
+            out["emails_done"],
+            out["emails_without_mail"],
+            out["emails_failed"],
+            out["email_messages"],
+            out["mails_queued"],
+        ) = cr.fetchone()
         cr.execute("SELECT count(*) FROM dunning_event")
         out["events_total"] = cr.fetchone()[0]
     out["rerun_events"] = _run_once(registry, "cron")["events"]
@@ -1046,7 +1051,9 @@ def _oca_report_lines(size, out):
             + ", ".join(f"{n} {t:.1f} s ({t / o['wall_s']:.0%})" for n, t in parts)
         )
     width = 16
-    ours_queued = out["emails_done"] - out["emails_without_mail"] if "emails_done" in out else "-"
+    # Distinct messages and queued emails: since issue 16 a customer's email events of
+    # one run share one message (email events: the "email events" row).
+    ours_queued = out.get("mails_queued", "-")
     lines.append(f"     {'':<{width}} {'Dunning Ruler':>14} {'OCA':>10}")
     rows = [
         ("wall time (s)", f"{out['run_s']:.1f}" if "run_s" in out else "-", f"{o['wall_s']:.1f}"),
@@ -1054,7 +1061,8 @@ def _oca_report_lines(size, out):
         ("customers", s.get("partners", "-"), o["partners"]),
         ("invoices", s.get("invoices", "-"), o["invoices"]),
         ("events / lines", s.get("events", "-"), o["lines"]),
-        ("email messages", out.get("emails_done", "-"), o["email_communications"]),
+        ("email events", out.get("emails_done", "-"), "-"),
+        ("email messages", out.get("email_messages", "-"), o["email_communications"]),
         ("emails queued", ours_queued, o["mails_queued"]),
         ("no address", out.get("emails_failed", "-"), o["communications"] - o["email_communications"]),
     ]
