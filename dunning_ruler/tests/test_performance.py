@@ -242,6 +242,24 @@ class TestDunningPerformance(DunningCommon):
         self.assertEqual(events.user_id, self.env.user, "default applied")
         self.assertEqual(events.name, f"{partner.display_name} / {level.name} / {self.DUE}")
         self.assertIn(events, partner.dunning_event_ids)
+        # A computed field given keeps the value given, as with create().
+        named = bulk_insert(
+            self.env["dunning.event"],
+            [
+                {
+                    "name": "Given name",
+                    "partner_id": partner.id,
+                    "company_id": self.company.id,
+                    "level_id": level.id,
+                    "date": self.DUE,
+                    "currency_id": self.currency.id,
+                    "channel": "none",
+                }
+            ],
+        )
+        self.env.flush_all()  # what would be recomputed is, now
+        named.invalidate_recordset()
+        self.assertEqual(named.name, "Given name")
         with self.assertRaises(ValueError):
             bulk_insert(self.env["dunning.event"], [{"tone": "firm"}])
 

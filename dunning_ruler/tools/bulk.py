@@ -122,11 +122,13 @@ def bulk_insert(model, rows):
     )
     new = model.browse(ids)
     # What create() leaves to the ORM: stored computed fields, dependent fields,
-    # the inverses cached on the related records.
+    # the inverses cached on the related records. As create() does, the computed
+    # fields a row gives keep the value given (not computed again from the others).
     for field in model_fields.values():
         if field.store and field.compute and field.name not in given:
             env.add_to_compute(field, new)
-    new.modified(columns, create=True)
+    with env.protecting([model_fields[name] for name in given if model_fields[name].compute], new):
+        new.modified(columns, create=True)
     for name in columns:
         for inverse in model.pool.field_inverses[model_fields[name]]:
             env[inverse.model_name].invalidate_model([inverse.name])
