@@ -224,39 +224,22 @@ class TestDunningPerformance(DunningCommon):
         # Events: defaults, stored computed name, inverse one2many kept consistent.
         level = self.ruler.level_ids[0]
         self.assertFalse(partner.dunning_event_ids)  # cached before the insert
-        events = bulk_insert(
-            self.env["dunning.event"],
-            [
-                {
-                    "partner_id": partner.id,
-                    "company_id": self.company.id,
-                    "level_id": level.id,
-                    "date": self.DUE,
-                    "currency_id": self.currency.id,
-                    "channel": "none",
-                }
-            ],
-        )
+        row = {
+            "partner_id": partner.id,
+            "company_id": self.company.id,
+            "level_id": level.id,
+            "date": self.DUE,
+            "currency_id": self.currency.id,
+            "channel": "none",
+        }
+        events = bulk_insert(self.env["dunning.event"], [row])
         self.assertEqual(events.state, "done", "default applied")
         self.assertEqual(events.origin, "run", "default applied")
         self.assertEqual(events.user_id, self.env.user, "default applied")
         self.assertEqual(events.name, f"{partner.display_name} / {level.name} / {self.DUE}")
         self.assertIn(events, partner.dunning_event_ids)
         # A computed field given keeps the value given, as with create().
-        named = bulk_insert(
-            self.env["dunning.event"],
-            [
-                {
-                    "name": "Given name",
-                    "partner_id": partner.id,
-                    "company_id": self.company.id,
-                    "level_id": level.id,
-                    "date": self.DUE,
-                    "currency_id": self.currency.id,
-                    "channel": "none",
-                }
-            ],
-        )
+        named = bulk_insert(self.env["dunning.event"], [{**row, "name": "Given name"}])
         self.env.flush_all()  # what would be recomputed is, now
         named.invalidate_recordset()
         self.assertEqual(named.name, "Given name")
