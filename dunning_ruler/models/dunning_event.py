@@ -1,3 +1,4 @@
+import functools
 from collections import defaultdict
 from datetime import timedelta
 
@@ -20,6 +21,25 @@ CHANNELS = [
     ("manual", "Manual"),
     ("none", "None"),
 ]
+
+
+def _notice_memoized(method):
+    """What a reminder shows (``method`` of one event), computed once per event and
+    language while a channel renders many reminders: it passes a dict in the context
+    (``dunning_notice_memo``), so that the subject and the body share each reminder's
+    rows and situation instead of computing them again."""
+
+    @functools.wraps(method)
+    def memoized(self):
+        memo = self.env.context.get("dunning_notice_memo")
+        if memo is None:
+            return method(self)
+        key = (method.__name__, self.id, self.env.lang)
+        if key not in memo:
+            memo[key] = method(self)
+        return memo[key]
+
+    return memoized
 
 
 class DunningEvent(models.Model):
@@ -157,10 +177,11 @@ class DunningEvent(models.Model):
 
     @api.model
     def mail_allowed_qweb_expressions(self):
-        """The placeholders of the shipped reminder subjects, plain field paths: rendered
-        by reading the fields (``mail.render.mixin._render_template_inline_template_regex``),
-        not one ``safe_eval`` per placeholder and reminder, and usable in a template by
-        someone who is not a template editor."""
+        """The placeholders of the shipped reminder subjects (and the service notice,
+        offered beside them), plain field paths: rendered by reading the fields
+        (``mail.render.mixin._render_template_inline_template_regex``), not one
+        ``safe_eval`` per placeholder and reminder, and usable in a template by someone
+        who is not a template editor."""
         return (
             *super().mail_allowed_qweb_expressions(),
             "object.company_id.name",
@@ -285,21 +306,11 @@ class DunningEvent(models.Model):
             lambda line: (line.date_maturity or self.date, line.move_id.name or "", line.id)
         )
 
-    def _notice_memo(self, kind):
-        """(memo, key) of what the reminder of this event shows in this language: a
-        channel rendering many reminders passes a dict in the context
-        (``dunning_notice_memo``), so that the subject and the body share each
-        reminder's rows and situation instead of computing them again; (None, key)
-        otherwise."""
-        return self.env.context.get("dunning_notice_memo"), (kind, self.id, self.env.lang)
-
+    @_notice_memoized
     def _get_notice_rows(self):
         """[{line, days, status, stage}] of the reminder's table: days overdue (negative:
         days left) on the event date, as text, and the level each installment reached."""
         self.ensure_one()
-        memo, key = self._notice_memo("rows")
-        if memo is not None and key in memo:
-            return memo[key]
         rows = []
         for line in self._get_notice_lines():
             days = (self.date - line.date_maturity).days if line.date_maturity and self.date else 0
@@ -312,10 +323,9 @@ class DunningEvent(models.Model):
             rows.append(
                 {"line": line, "days": days, "status": status, "stage": line.dunning_level_id.name or ""}
             )
-        if memo is not None:
-            memo[key] = rows
         return rows
 
+    @_notice_memoized
     def _get_notice_situation(self):
         """The situation of the invoices the reminder lists on its date, the most
         pressing one first: {"code", "days", "date", "count", "text", "short", "sentence"}:
@@ -326,9 +336,6 @@ class DunningEvent(models.Model):
         name or offset says when it was due, not what is true the day it is sent
         (grace days, a first run's catch-up, a reminder listing other invoices)."""
         self.ensure_one()
-        memo, key = self._notice_memo("situation")
-        if memo is not None and key in memo:
-            return memo[key]
         rows = self._get_notice_rows()
         overdue = [row for row in rows if row["days"] > 0]
         today = [row for row in rows if row["days"] == 0]
@@ -365,7 +372,7 @@ class DunningEvent(models.Model):
                 "Payment is due on %(date)s, in %(days)s day(s).", date=format_date(self.env, date), days=days
             ),
         }.get(code, str)()
-        situation = {
+        return {
             "code": code,
             "days": days,
             "date": date,
@@ -374,9 +381,6 @@ class DunningEvent(models.Model):
             "short": short,
             "sentence": sentence,
         }
-        if memo is not None:
-            memo[key] = situation
-        return situation
 
     def _get_notice_service_status(self):
         """What the reminder states about the customer's service: the decision taken
