@@ -946,13 +946,26 @@ class DunningEngine(models.AbstractModel):
         merged = bulk_insert(Event, [row[0] for row in merged_rows])
         all_rows = rows + [row[:3] for row in merged_rows]
         all_ids = events.ids + merged.ids
+        # The new events' links are cached as they are written: the channels read them.
+        created = events | merged
         bulk_link(
-            Event, "invoice_ids", [(e, m) for e, row in zip(all_ids, all_rows, strict=True) for m in row[2]]
+            Event,
+            "invoice_ids",
+            [(e, m) for e, row in zip(all_ids, all_rows, strict=True) for m in row[2]],
+            created=created,
         )
         bulk_link(
-            Event, "line_ids", [(e, ln) for e, row in zip(all_ids, all_rows, strict=True) for ln in row[1]]
+            Event,
+            "line_ids",
+            [(e, ln) for e, row in zip(all_ids, all_rows, strict=True) for ln in row[1]],
+            created=created,
         )
-        bulk_link(Event, "skipped_level_ids", [(events.ids[i], lvl) for i, lvl in skipped_level_pairs])
+        bulk_link(
+            Event,
+            "skipped_level_ids",
+            [(events.ids[i], lvl) for i, lvl in skipped_level_pairs],
+            created=created,
+        )
         self._mark_reached(steps, as_of)
         # Before any channel renders: fees booked here are shown in the reminders.
         self._book_fees(events | merged, steps, as_of)

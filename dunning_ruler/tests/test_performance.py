@@ -10,7 +10,7 @@ from odoo.tests import tagged
 from odoo.tools import SQL
 
 from ..models.dunning_mail_batch import Post
-from ..tools.bulk import bulk_insert, bulk_log
+from ..tools.bulk import bulk_insert, bulk_link, bulk_log
 from .common import DunningCommon
 
 
@@ -245,6 +245,33 @@ class TestDunningPerformance(DunningCommon):
         self.assertEqual(named.name, "Given name")
         with self.assertRaises(ValueError):
             bulk_insert(self.env["dunning.event"], [{"tone": "firm"}])
+
+    def test_bulk_links_of_created_records_cached_as_read(self):
+        """Links of just inserted events are cached as the field would read them:
+        same targets, same order, no query to read them back."""
+        partner = self._customers_with_invoices(1, per_customer=3, tag="link")
+        moves = self.env["account.move"].search([("partner_id", "=", partner.id)], order="id")
+        row = {
+            "partner_id": partner.id,
+            "company_id": self.company.id,
+            "level_id": self.ruler.level_ids[0].id,
+            "date": self.DUE,
+            "currency_id": self.currency.id,
+            "channel": "none",
+        }
+        Event = self.env["dunning.event"]
+        events = bulk_insert(Event, [row, row, row])
+        # ids in an order the invoices' own order (date desc) is not; the third event gets none
+        pairs = [(events[0].id, moves[2].id), (events[0].id, moves[0].id), (events[1].id, moves[1].id)]
+        pairs.append(pairs[0])  # given twice, linked once
+        bulk_link(Event, "invoice_ids", pairs, created=events)
+        with self.assertQueryCount(0):
+            cached = [event.invoice_ids.ids for event in events]
+        events.invalidate_recordset(["invoice_ids"])
+        self.assertEqual(cached, [event.invoice_ids.ids for event in events], "as read from the database")
+        self.assertEqual(cached[0], (moves[0] | moves[2]).sorted().ids)
+        self.assertEqual(cached[2], [])
+        self.assertEqual(moves[0].dunning_event_ids & events, events[0], "inverse refreshed")
 
 
 @tagged("post_install", "-at_install")

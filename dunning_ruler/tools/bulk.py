@@ -15,6 +15,7 @@ from datetime import date, datetime
 from markupsafe import Markup
 
 from odoo import fields
+from odoo.fields import Domain
 from odoo.tools import SQL
 from odoo.tools.mail import generate_tracking_message_id
 
@@ -135,29 +136,58 @@ def bulk_insert(model, rows):
     return new
 
 
-def bulk_link(model, field_name, pairs):
-    """Add the (record id, target id) ``pairs`` to the many2many ``field_name``."""
-    if not pairs:
+def bulk_link(model, field_name, pairs, created=None):
+    """Add the (record id, target id) ``pairs`` to the many2many ``field_name``.
+
+    ``created``: the records of ``model`` these pairs belong to when they were just
+    inserted (``bulk_insert``) and linked to nothing yet. Their cache of the field is
+    then filled from ``pairs``, ordered as the field reads them, instead of being
+    read back: that read joins the relation to the target table and sorts by its
+    order, a query whose plan and cost grow with the relation, not with the batch."""
+    if not pairs and created is None:
         return
     field = model._fields[field_name]
-    left, right = zip(*pairs, strict=True)
-    model.env.cr.execute(
-        SQL(
-            """
-            INSERT INTO %s (%s, %s) SELECT * FROM unnest(%s::int[], %s::int[]) ON CONFLICT DO NOTHING
-            """,
-            SQL.identifier(field.relation),
-            SQL.identifier(field.column1),
-            SQL.identifier(field.column2),
-            list(left),
-            list(right),
+    if pairs:
+        left, right = zip(*pairs, strict=True)
+        model.env.cr.execute(
+            SQL(
+                """
+                INSERT INTO %s (%s, %s) SELECT * FROM unnest(%s::int[], %s::int[]) ON CONFLICT DO NOTHING
+                """,
+                SQL.identifier(field.relation),
+                SQL.identifier(field.column1),
+                SQL.identifier(field.column2),
+                list(left),
+                list(right),
+            )
         )
-    )
     records = model.browse({record_id for record_id, _target in pairs})
+    if created is not None:
+        records |= created
     records.invalidate_recordset([field_name])
     for inverse in model.pool.field_inverses[field]:
         model.env[inverse.model_name].invalidate_model([inverse.name])
+    if created is not None and not field.bypass_search_access:
+        _fill_created_links(field, created, pairs)
     records.modified([field_name])
+
+
+def _fill_created_links(field, created, pairs):
+    """Cache ``field`` of the just created records ``created`` from their ``pairs``,
+    as ``Many2many.read`` would read them: targets in the order of the target model,
+    filtered by the field's domain, context and the reader's rules (one query on the
+    targets' ids)."""
+    comodel = created.env[field.comodel_name].with_context(active_test=False, **field.context)
+    targets = list({target for _record, target in pairs})
+    rank = {}
+    if targets:
+        domain = Domain(field.get_comodel_domain(created)) & Domain("id", "in", targets)
+        rank = {target: i for i, target in enumerate(comodel._search(domain, order=comodel._order))}
+    linked = {record_id: {} for record_id in created._ids}
+    for record_id, target in pairs:
+        if target in rank and record_id in linked:
+            linked[record_id][target] = None
+    field._insert_cache(created, [tuple(sorted(linked[rid], key=rank.__getitem__)) for rid in created._ids])
 
 
 def bulk_fill_tokens(records, field_name):
