@@ -7,6 +7,12 @@ from odoo.exceptions import UserError
 class AccountMove(models.Model):
     _inherit = "account.move"
 
+    # Each batch of a run reads its customers' invoices (the open installments to plan,
+    # those a reminder lists, the level reached per customer): Odoo does not index the
+    # commercial partner, and without an index each of these reads scans every invoice,
+    # a cost per batch that grows with the database, not with the batch.
+    _dunning_customer_idx = models.Index("(commercial_partner_id)")
+
     dunning_level_id = fields.Many2one(
         "dunning.level",
         copy=False,
