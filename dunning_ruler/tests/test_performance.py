@@ -110,6 +110,27 @@ class TestDunningPerformance(DunningCommon):
         self.assertLess(len(batched), 3 * len(large))
         self.assertGreater(len(batched), len(large))
 
+    def test_batch_reads_of_customers_invoices_use_an_index(self):
+        """A batch reads its customers' invoices by commercial partner, which Odoo does
+        not index: without this index each read scans every invoice of the database."""
+        self.cr.execute(
+            "SELECT indexdef FROM pg_indexes WHERE tablename = 'account_move' AND indexname = %s",
+            ["account_move_dunning_customer_idx"],
+        )
+        self.assertIn("(commercial_partner_id)", self.cr.fetchone()[0])
+        partners = self._customers_with_invoices(30, per_customer=1, tag="idx")
+        self.cr.execute("SET LOCAL enable_seqscan = off")  # what a large table gets
+        self.cr.execute(
+            SQL(
+                "EXPLAIN %s",
+                self.env["dunning.engine"]._dunnable_lines_sql(
+                    SQL("aml.id"), as_of=self.DUE, partner_ids=partners[:2].ids
+                ),
+            )
+        )
+        plan = "\n".join(row[0] for row in self.cr.fetchall())
+        self.assertIn("account_move_dunning_customer_idx", plan)
+
     def _mail_of(self, message):
         return self.env["mail.mail"].search([("mail_message_id", "=", message.id)])
 
