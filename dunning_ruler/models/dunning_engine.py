@@ -945,9 +945,9 @@ class DunningEngine(models.AbstractModel):
             vals["merged_into_id"] = events.ids[sender_index[key]]
         merged = bulk_insert(Event, [row[0] for row in merged_rows])
         all_rows = rows + [row[:3] for row in merged_rows]
-        all_ids = events.ids + merged.ids
         # The new events' links are cached as they are written: the channels read them.
         created = events | merged
+        all_ids = created.ids
         bulk_link(
             Event,
             "invoice_ids",
@@ -968,7 +968,7 @@ class DunningEngine(models.AbstractModel):
         )
         self._mark_reached(steps, as_of)
         # Before any channel renders: fees booked here are shown in the reminders.
-        self._book_fees(events | merged, steps, as_of)
+        self._book_fees(created, steps, as_of)
         # Dispatch per channel, in batches: each channel sets state/message/failure itself.
         to_send = events.filtered(lambda e: e.state == "done" and e.channel != "none")
         # Decisions the reminders state (e.g. the platform access) are taken before any renders.
@@ -984,7 +984,7 @@ class DunningEngine(models.AbstractModel):
                 continue
             dispatch()
         self._follow_senders(merged)
-        return events | merged
+        return created
 
     @api.model
     def _message_senders(self, executed):
