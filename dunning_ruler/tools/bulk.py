@@ -183,10 +183,10 @@ def _fill_created_links(field, created, pairs):
     if targets:
         domain = Domain(field.get_comodel_domain(created)) & Domain("id", "in", targets)
         rank = {target: i for i, target in enumerate(comodel._search(domain, order=comodel._order))}
-    linked = {record_id: {} for record_id in created._ids}
+    linked = {record_id: set() for record_id in created._ids}
     for record_id, target in pairs:
         if target in rank and record_id in linked:
-            linked[record_id][target] = None
+            linked[record_id].add(target)
     field._insert_cache(created, [tuple(sorted(linked[rid], key=rank.__getitem__)) for rid in created._ids])
 
 
