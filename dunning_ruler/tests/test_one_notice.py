@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from odoo import Command
-from odoo.tests import tagged
+from odoo import Command, fields
+from odoo.tests import HttpCase, tagged
 
 from .common import DunningCommon
 
@@ -163,3 +163,72 @@ class TestOneNotice(DunningCommon):
         self.assertEqual(line.invoice_count, 3)
         self.assertAlmostEqual(line.amount, 1230.0)
         self.assertIn("Due today", line.skipped_levels)
+
+
+@tagged("post_install", "-at_install")
+class TestOneNoticeRpc(DunningCommon, HttpCase):
+    """The contract as a client sees it over RPC: a dunning agent runs the dunning
+    through ``call_kw`` (the date as JSON gives it, a string) and reads the result with
+    its own rights."""
+
+    def _call(self, model, method, *args, **kwargs):
+        return self.make_jsonrpc_request(
+            "/web/dataset/call_kw", {"model": model, "method": method, "args": list(args), "kwargs": kwargs}
+        )
+
+    def test_agent_run_over_rpc_one_message_each_invoice_its_level(self):
+        agent = self._create_dunning_users("notice_rpc", admin=False, password=True)[0]
+        agent.group_ids += self.env.ref("account.group_account_invoice")
+        final = self._invoice(self.customer, 1000.0)
+        overdue = self._invoice(self.customer, 200.0, due=self.DUE + timedelta(days=7))
+        before = self._invoice(self.customer, 30.0, due=self.DUE + timedelta(days=12))
+        same_level = self._create_customer("Customer Same Level")
+        pair = self._invoice(same_level, 10.0) | self._invoice(same_level, 20.0)
+        day = fields.Date.to_string(self.DUE + timedelta(days=10))
+        self.authenticate(agent.login, f"{agent.login}_pw")
+
+        summary = self._call("dunning.ruler", "run_dunning", as_of=day)
+        self.assertEqual(summary["date"], day)
+        self.assertEqual(summary["partners"], 2)
+        levels = {
+            row["id"]: row["dunning_level_id"][0]
+            for row in self._call(
+                "account.move", "read", (final | overdue | before | pair).ids, ["dunning_level_id"]
+            )
+        }
+        self.assertEqual(
+            levels,
+            {
+                final.id: self._level(10).id,
+                overdue.id: self._level(3).id,
+                before.id: self._level(-2).id,
+                **dict.fromkeys(pair.ids, self._level(10).id),
+            },
+        )
+        for partner, moves in ((self.customer, final | overdue | before), (same_level, pair)):
+            messages = self._call(
+                "mail.message",
+                "search_read",
+                [
+                    ("model", "=", "res.partner"),
+                    ("res_id", "=", partner.id),
+                    ("message_type", "=", "comment"),
+                ],
+                ["body"],
+            )
+            self.assertEqual(len(messages), 1, partner.name)
+            for move in moves:
+                self.assertIn(move.name, messages[0]["body"])
+            self.assertIn("Total owed", messages[0]["body"])
+        # A rerun over RPC sends nothing.
+        self.assertEqual(self._call("dunning.ruler", "run_dunning", as_of=day)["events"], 0)
+        self.assertEqual(
+            self.env["mail.message"].search_count(
+                [
+                    ("model", "=", "res.partner"),
+                    ("res_id", "in", (self.customer | same_level).ids),
+                    ("message_type", "=", "comment"),
+                ]
+            ),
+            2,
+        )
