@@ -200,6 +200,16 @@ class DunningCommon(AccountTestInvoicingCommon):
         return self.env["dunning.event"].search(domain, order="date, id")
 
 
+class DunningRpcCase(DunningCommon, HttpCase):
+    """Real users calling the server: ``_call`` calls a model method over JSON-RPC as
+    the web client does (``call_kw``), as the user last authenticated."""
+
+    def _call(self, model, method, *args, **kwargs):
+        return self.make_jsonrpc_request(
+            "/web/dataset/call_kw", {"model": model, "method": method, "args": list(args), "kwargs": kwargs}
+        )
+
+
 class DunningTourCase(DunningCommon, HttpCase):
     """Tours in a real browser, on the real clock: one customer with an invoice five
     days overdue (dates relative to today on purpose; outcomes do not depend on it)."""

@@ -3,9 +3,9 @@
 from datetime import timedelta
 
 from odoo import Command, fields
-from odoo.tests import HttpCase, tagged
+from odoo.tests import tagged
 
-from .common import DunningCommon
+from .common import DunningCommon, DunningRpcCase
 
 
 @tagged("post_install", "-at_install")
@@ -166,19 +166,13 @@ class TestOneNotice(DunningCommon):
 
 
 @tagged("post_install", "-at_install")
-class TestOneNoticeRpc(DunningCommon, HttpCase):
+class TestOneNoticeRpc(DunningRpcCase):
     """The contract as a client sees it over RPC: a dunning agent runs the dunning
     through ``call_kw`` (the date as JSON gives it, a string) and reads the result with
     its own rights."""
 
-    def _call(self, model, method, *args, **kwargs):
-        return self.make_jsonrpc_request(
-            "/web/dataset/call_kw", {"model": model, "method": method, "args": list(args), "kwargs": kwargs}
-        )
-
     def test_agent_run_over_rpc_one_message_each_invoice_its_level(self):
         agent = self._create_dunning_users("notice_rpc", admin=False, password=True)[0]
-        agent.group_ids += self.env.ref("account.group_account_invoice")
         final = self._invoice(self.customer, 1000.0)
         overdue = self._invoice(self.customer, 200.0, due=self.DUE + timedelta(days=7))
         before = self._invoice(self.customer, 30.0, due=self.DUE + timedelta(days=12))

@@ -14,8 +14,10 @@ from freezegun import freeze_time
 import odoo
 from odoo import Command
 from odoo.exceptions import AccessError, UserError
-from odoo.tests import HttpCase, JsonRpcException, tagged
+from odoo.tests import JsonRpcException, tagged
 from odoo.tools import mute_logger
+
+from odoo.addons.dunning_ruler.tests.common import DunningRpcCase
 
 from .common import AccessCommon
 
@@ -60,7 +62,7 @@ class EchoServer:
         self.server.server_close()
 
 
-class AccessRpcCase(AccessCommon, HttpCase):
+class AccessRpcCase(AccessCommon, DunningRpcCase):
     """Real users calling the server: a portal user of the test customer, a dunning
     agent, a dunning supervisor and a system administrator (also a dunning supervisor,
     as Odoo's administrator is)."""
@@ -73,11 +75,6 @@ class AccessRpcCase(AccessCommon, HttpCase):
 
     def _login(self, user):
         self.authenticate(user.login, f"{user.login}_pw")
-
-    def _call(self, model, method, *args, **kwargs):
-        return self.make_jsonrpc_request(
-            "/web/dataset/call_kw", {"model": model, "method": method, "args": list(args), "kwargs": kwargs}
-        )
 
     def assertRpcAccessError(self, model, method, *args, **kwargs):
         with self.assertRaises(JsonRpcException) as caught, mute_logger("odoo.http"):

@@ -4,7 +4,9 @@ from freezegun import freeze_time
 
 from odoo import Command
 from odoo.exceptions import AccessError
-from odoo.tests import HttpCase, JsonRpcException, tagged
+from odoo.tests import JsonRpcException, tagged
+
+from odoo.addons.dunning_ruler.tests.common import DunningRpcCase
 
 from .common import WORKING_HOURS, SmsDunningCommon
 
@@ -151,7 +153,7 @@ class TestGatewayAccess(SmsDunningCommon):
             self.assertFalse([text for text in texts if secret in text], secret)
 
 
-class RpcUsersCase(SmsDunningCommon, HttpCase):
+class RpcUsersCase(SmsDunningCommon, DunningRpcCase):
     """Real users calling the server over JSON-RPC: a portal user of the Lisbon
     customer, a dunning agent and a dunning supervisor (not administrators)."""
 
@@ -160,11 +162,6 @@ class RpcUsersCase(SmsDunningCommon, HttpCase):
         super().setUpClass()
         cls.agent, cls.supervisor = cls._create_dunning_users("sms_rpc", admin=False, password=True)
         cls.portal = cls._create_portal_user(cls.customer_pt, "Lisbon payer", "sms_rpc_portal")
-
-    def _call(self, model, method, *args, **kwargs):
-        return self.make_jsonrpc_request(
-            "/web/dataset/call_kw", {"model": model, "method": method, "args": list(args), "kwargs": kwargs}
-        )
 
 
 @tagged("post_install", "-at_install")
