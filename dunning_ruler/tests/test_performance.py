@@ -330,6 +330,30 @@ class TestDunningHelperWorker(DunningCommon):
         self.assertEqual(Engine._trigger_helper(), helpers)
         self.assertEqual(Engine._trigger_helper(needed=2), helpers[:2])
 
+    def test_batches_shared_evenly_between_workers(self):
+        """A run's customers are cut into batches of even sizes, as many as a multiple
+        of the workers while each keeps MIN_SHARED_BATCH customers: no worker is left
+        dunning the last batch alone while the others wait."""
+        Engine = self.env["dunning.engine"]
+        customers = list(range(1, 3201))
+
+        def sizes(count, batch_size=500):
+            chunks = Engine._split_batches(customers[:count], batch_size)
+            self.assertEqual([c for chunk in chunks for c in chunk], customers[:count], "each once, in order")
+            return [len(chunk) for chunk in chunks]
+
+        # 2 workers (the default): 7 batches of up to 500 become 8 of 400
+        self.assertEqual(sizes(3200), [400] * 8)
+        self.assertEqual(sizes(2876), [480, 480, 479, 479, 479, 479])
+        self.assertEqual(sizes(400), [200, 200], "a small run is shared too")
+        self.assertEqual(sizes(150), [150], "not into batches smaller than MIN_SHARED_BATCH")
+        self.assertEqual(sizes(5, batch_size=2), [2, 2, 1], "batch size below MIN_SHARED_BATCH: kept")
+        self.assertEqual(sizes(0), [])
+        self.env["ir.config_parameter"].set_param("dunning_ruler.parallel_workers", "3")
+        self.assertEqual(sizes(3200), [356] * 5 + [355] * 4)
+        self.env["ir.config_parameter"].set_param("dunning_ruler.parallel_workers", "1")
+        self.assertEqual(sizes(3200), [458, 457, 457, 457, 457, 457, 457], "one worker: even sizes only")
+
     def test_helper_only_helps_a_run_in_progress(self):
         customers = [self._create_customer(f"Helper {i}") for i in range(3)]
         for customer in customers:
