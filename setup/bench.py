@@ -514,9 +514,12 @@ def section_helper(registry, args, out):
             if cr.fetchone()[0]:
                 break
         time.sleep(0.1)
-    t0 = time.perf_counter()
+    t0, cpu0 = time.perf_counter(), _cpu_s(registry)
     out["helper_summary"] = _run_once(registry, "helper", batch_size=args.batch_size)
     out["helper_s"] = time.perf_counter() - t0
+    cpu1 = _cpu_s(registry)
+    if cpu0 is not None and cpu1 is not None:
+        out["helper_cpu_s"] = cpu1 - cpu0
 
 
 def section_parallel(registry, args, out):
@@ -561,6 +564,10 @@ def section_parallel(registry, args, out):
         }
         if rc != 0 or not helper_summary:
             out["errors"].append(f"helper {n} exited {rc}")
+        if "helper_cpu_s" in helper_out and out.get("helpers_cpu_s", 0) is not None:
+            out["helpers_cpu_s"] = out.get("helpers_cpu_s", 0) + helper_out["helper_cpu_s"]
+        else:
+            out["helpers_cpu_s"] = None
     out["run_s"] = time.perf_counter() - t0
     out["queries"] = _sql_count() - q0  # the main worker's
     with registry.cursor() as cr:
@@ -872,11 +879,19 @@ TARGET_OCA_RATIO = 20
 
 
 def _cpu_s(registry):
-    """Processor seconds so far of this process and of the database's PostgreSQL
-    backends (read in /proc: a local server), or None. Less sensitive than wall time
-    to what else runs on the machine: the two runs are minutes apart."""
+    """Processor seconds so far of this process and of its PostgreSQL backends (read
+    in /proc: a local server; Odoo names its connections after the process), or
+    None. Less sensitive than wall time to what else runs on the machine: the two
+    runs are minutes apart. The workers of a run in several processes each count
+    their own (``section_helper``)."""
+    from odoo.tools import config
+
+    app_name = config["db_app_name"].replace("{pid}", str(os.getpid()))[:63]
     with registry.cursor() as cr:
-        cr.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")
+        cr.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+            (app_name,),
+        )
         pids = [row[0] for row in cr.fetchall()]
     total, tick = time.process_time(), os.sysconf("SC_CLK_TCK")
     for pid in pids:
@@ -890,19 +905,23 @@ def _cpu_s(registry):
 
 
 def section_oca_run(registry, args, out):
-    """``section_run`` (the Dunning Ruler side of --mode oca), with its processor
-    time up to its checks (which rerun the dunning)."""
+    """The Dunning Ruler side of --mode oca: its first run as the scheduled action
+    runs it with ``--workers`` workers in all (2: the product's default, the action
+    and its helper, each a process: ``section_parallel``; 1: ``section_run``), with
+    its processor time, every worker's, up to its checks (which rerun the dunning)."""
     check, cpu0 = _check, _cpu_s(registry)
 
     def timed_check(registry, out):
         cpu1 = _cpu_s(registry)
-        if cpu0 is not None and cpu1 is not None:
-            out["run_cpu_s"] = cpu1 - cpu0
+        helpers = out.get("helpers_cpu_s", 0)
+        if cpu0 is not None and cpu1 is not None and helpers is not None:
+            out["run_cpu_s"] = cpu1 - cpu0 + helpers
         check(registry, out)
 
+    out["run_workers"] = args.workers
     globals()["_check"] = timed_check
     try:
-        section_run(registry, args, out)
+        (section_parallel if args.workers > 1 else section_run)(registry, args, out)
     finally:
         globals()["_check"] = check
 
@@ -1054,7 +1073,11 @@ def _oca_report_lines(size, out):
     # Distinct messages and queued emails: since issue 16 a customer's email events of
     # one run share one message (email events: the "email events" row).
     ours_queued = out.get("mails_queued", "-")
-    lines.append(f"     {'':<{width}} {'Dunning Ruler':>14} {'OCA':>10}")
+    workers = out.get("run_workers", 1)
+    lines.append(
+        f"     {'':<{width}} {'Dunning Ruler':>14} {'OCA':>10}"
+        f"   (Dunning Ruler: {workers} worker{'s' if workers > 1 else ''}, see --workers)"
+    )
     rows = [
         ("wall time (s)", f"{out['run_s']:.1f}" if "run_s" in out else "-", f"{o['wall_s']:.1f}"),
         ("processor (s)", _fmt_s(out.get("run_cpu_s")), _fmt_s(o.get("cpu_s"))),
@@ -1085,7 +1108,10 @@ def _oca_report_lines(size, out):
         cpu = ""
         if out.get("run_cpu_s") and o.get("cpu_s"):
             cpu = f"; processor time {o['cpu_s'] / out['run_cpu_s']:.1f}x"
-        lines.append(f"targets: {target}: {met} on wall time ({ratio:.1f}x){cpu}{per_email}")
+        lines.append(
+            f"targets: {target}: {met} on wall time ({ratio:.1f}x, Dunning Ruler with {workers}"
+            f" worker{'s' if workers > 1 else ''}){cpu}{per_email}"
+        )
     return lines
 
 
