@@ -142,11 +142,19 @@ def test_oca_side_by_side(capsys):
     assert table["emails queued"] == ["1910", "1900"]  # per email: emails, not events
     assert table["processor (s)"] == ["30.0", "450.0"]  # this process and its PostgreSQL backends
     assert lines[-1] == (
-        "targets: at least 20x faster than OCA credit control: met on wall time (20.0x); "
-        "processor time 15.0x; per email queued 13.1 ms vs 263.2 ms (20.1x)"
+        "targets: at least 20x faster than OCA credit control: met on wall time (20.0x, Dunning Ruler "
+        "with 1 worker); processor time 15.0x; per email queued 13.1 ms vs 263.2 ms (20.1x)"
     )
+    # the ruler's side as the scheduled action runs it by default: the action and its helper
+    out["run_workers"] = 2
+    lines = bench._oca_report_lines(10_000, out)
+    assert "(Dunning Ruler: 2 workers, see --workers)" in lines[3]
+    assert "met on wall time (20.0x, Dunning Ruler with 2 workers)" in lines[-1]
     out["run_s"] = 26.0
-    assert "NOT met on wall time (19.2x)" in bench._oca_report_lines(10_000, out)[-1]
+    assert (
+        "NOT met on wall time (19.2x, Dunning Ruler with 2 workers)"
+        in bench._oca_report_lines(10_000, out)[-1]
+    )
     # report() prints it with the rest, RESULT about correctness only.
     assert bench.report(10_000, out)
     assert "OCA account_credit_control on the same 10000 invoices" in capsys.readouterr().out
