@@ -544,6 +544,8 @@ def _start_helpers(args, sections, *extra):
     for helper, results in helpers:
         while not os.path.exists(f"{results}.ready"):
             if helper.poll() is not None or time.monotonic() > deadline:
+                for other, _results in helpers:  # a steady helper would wait for ever
+                    other.kill()
                 raise RuntimeError(f"helper {helper.args} did not start (exit code {helper.returncode})")
             time.sleep(0.05)
         os.unlink(f"{results}.ready")
@@ -566,6 +568,7 @@ def section_parallel(registry, args, out):
     }
     out["summary"] = dict(main)
     out["errors"] = []
+    helpers_cpu = []
     for n, (helper, results) in enumerate(helpers, 1):
         rc = helper.wait()
         with open(results) as f:
@@ -581,10 +584,9 @@ def section_parallel(registry, args, out):
         }
         if rc != 0 or not helper_summary:
             out["errors"].append(f"helper {n} exited {rc}")
-        if "helper_cpu_s" in helper_out and out.get("helpers_cpu_s", 0) is not None:
-            out["helpers_cpu_s"] = out.get("helpers_cpu_s", 0) + helper_out["helper_cpu_s"]
-        else:
-            out["helpers_cpu_s"] = None
+        helpers_cpu.append(helper_out.get("helper_cpu_s"))
+    # None when a helper could not read its processor time
+    out["helpers_cpu_s"] = None if None in helpers_cpu else sum(helpers_cpu)
     out["run_s"] = time.perf_counter() - t0
     out["queries"] = _sql_count() - q0  # the main worker's
     with registry.cursor() as cr:
