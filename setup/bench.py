@@ -544,8 +544,11 @@ def _start_helpers(args, sections, *extra):
     for helper, results in helpers:
         while not os.path.exists(f"{results}.ready"):
             if helper.poll() is not None or time.monotonic() > deadline:
-                for other, _results in helpers:  # a steady helper would wait for ever
+                for other, other_results in helpers:  # a steady helper would wait for ever
                     other.kill()
+                    for path in (other_results, f"{other_results}.ready"):
+                        if os.path.exists(path):
+                            os.unlink(path)
                 raise RuntimeError(f"helper {helper.args} did not start (exit code {helper.returncode})")
             time.sleep(0.05)
         os.unlink(f"{results}.ready")
